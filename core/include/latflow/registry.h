@@ -110,6 +110,13 @@ class Registry {
   LoadedPlugin loading_;
 };
 
+/// Parameters of kind/type without a file: the schema's defaults with
+/// `values` set (an integer is accepted for a float). For tests and tools.
+Params make_params(
+    const Registry& registry, const std::string& kind,
+    const std::string& type,
+    const std::vector<std::pair<std::string, ParamValue>>& values = {});
+
 /// Folder of the project's plugins relative to the running program.
 std::filesystem::path bundled_plugin_dir();
 
