@@ -48,7 +48,7 @@ class BOOST_SYMBOL_VISIBLE Action : public Component {
 
   /// Named parts whose sum is S ("gauge", "fermion"), for reporting.
   virtual std::vector<std::pair<std::string, torch::Tensor>> parts(
-      const torch::Tensor& configs) const {
+      const torch::Tensor& /*configs*/) const {
     return {};
   }
   /// The model's observables.

@@ -57,6 +57,8 @@ struct ParamSpec {
 
   /// The allowed values in words ("an integer >= 1", "one of ...").
   std::string expectation() const;
+  /// Why `value` (of this spec's type) is not allowed; empty when it is.
+  std::string violation(const ParamValue& value) const;
 };
 
 /// The ordered parameter schema of a component.

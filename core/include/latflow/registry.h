@@ -32,8 +32,10 @@ struct ComponentEntry {
   std::string plugin;          ///< plugin name
   std::string plugin_version;  ///< plugin version
   std::filesystem::path file;  ///< library it came from (empty: built in)
+  /// Keeps the plugin loaded; declared before the factory, whose code lives
+  /// in the plugin, so that the factory is destroyed first.
+  std::shared_ptr<void> library;
   Factory<Component> factory;
-  std::shared_ptr<void> library;  ///< keeps the plugin loaded
 
   /// "kind/type"
   std::string id() const { return kind + "/" + type; }

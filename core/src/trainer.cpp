@@ -1,0 +1,346 @@
+#include <latflow/error.h>
+#include <latflow/evaluate.h>
+#include <latflow/io.h>
+#include <latflow/json.h>
+#include <latflow/log.h>
+#include <latflow/runner.h>
+#include <latflow/stats.h>
+#include <latflow/version.h>
+
+#include <torch/torch.h>
+
+#include <sys/resource.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+
+namespace latflow {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<int> stop_signal{0};
+
+void on_stop_signal(int signal) { stop_signal.store(signal); }
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                       start)
+      .count();
+}
+
+std::string duration_text(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const auto s = static_cast<int64_t>(seconds + 0.5);
+  if (s >= 3600) return fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60);
+  if (s >= 60) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  return fmt::format("{}s", s);
+}
+
+/// A string as a byte tensor, to store text in a torch archive.
+torch::Tensor text_tensor(const std::string& text) {
+  auto t = torch::empty({static_cast<int64_t>(text.size())}, torch::kUInt8);
+  std::memcpy(t.data_ptr(), text.data(), text.size());
+  return t;
+}
+
+/// Saves flow, optimizer, step and generator state, atomically.
+void save_checkpoint(const fs::path& file, Flow& flow,
+                     torch::optim::Optimizer& optimizer, int64_t step,
+                     const std::string& signature) {
+  torch::serialize::OutputArchive archive;
+  torch::serialize::OutputArchive flow_archive;
+  flow.save(flow_archive);
+  archive.write("flow", flow_archive);
+  torch::serialize::OutputArchive optimizer_archive;
+  optimizer.save(optimizer_archive);
+  archive.write("optimizer", optimizer_archive);
+  archive.write("step", torch::tensor(step));
+  archive.write("rng_cpu",
+                torch::globalContext().defaultGenerator(torch::kCPU)
+                    .get_state());
+  archive.write("signature", text_tensor(signature));
+  const fs::path temporary = file.parent_path() / ".checkpoint.pt.tmp";
+  archive.save_to(temporary.string());
+  replace_file_atomic(temporary, file);
+}
+
+int64_t count_parameters(Flow& flow) {
+  int64_t n = 0;
+  for (const auto& p : flow.parameters()) n += p.numel();
+  return n;
+}
+
+struct Metrics {
+  std::ofstream file;
+
+  void open(const fs::path& path) {
+    file.open(path, std::ios::app);
+    file << "step,loss,free_energy_q,ess,grad_norm,seconds,skipped\n";
+    file.flush();
+  }
+
+  void row(int64_t step, double loss, double free_energy_q, double ess,
+           double grad_norm, double seconds, int64_t skipped) {
+    // One write per row, flushed at once, so that a killed run leaves
+    // whole rows.
+    file << fmt::format("{},{},{},{},{},{:.3f},{}\n", step, loss,
+                        free_energy_q, ess, grad_norm, seconds, skipped);
+    file.flush();
+  }
+};
+
+/// Everything of a training run that outlives one step.
+class Training {
+ public:
+  Training(const Experiment& exp, Components& c, fs::path dir)
+      : exp_(exp), c_(c), dir_(std::move(dir)) {}
+
+  /// Trains; returns the number of steps done.
+  int64_t run(Json& summary) {
+    const auto& train = exp_.train;
+    const int64_t steps = train.get_int("steps");
+    const int64_t batch = train.get_int("batch");
+    const int64_t micro = train.get_int("micro_batches");
+    const double clip = train.get_float("grad_clip");
+    const int64_t log_every = train.get_int("log_every");
+    const int64_t checkpoint_every = train.get_int("checkpoint_every");
+    const double time_limit = train.get_float("time_limit");
+    const auto action_dtype = exp_.action_dtype();
+    const std::string signature = exp_.action.type() + "/" +
+                                  exp_.flow.type() + "\n" +
+                                  exp_.resolved_toml();
+
+    Flow& flow = *c_.flow;
+    flow.train();
+    torch::optim::Adam optimizer(
+        flow.parameters(), torch::optim::AdamOptions(train.get_float("lr")));
+    const int64_t plain_every =
+        std::max<int64_t>(log_every, (steps + 19) / 20 / log_every * log_every);
+    const bool terminal = log::is_terminal();
+    Metrics metrics;
+    metrics.open(dir_ / "metrics.csv");
+
+    const auto start = std::chrono::steady_clock::now();
+    int64_t step = 0;
+    int64_t skipped = 0;
+    double ess = 0, free_energy_q = 0, loss_value = 0, grad_norm = 0;
+    while (step < steps) {
+      if (stop_requested() != 0) break;
+      if (time_limit > 0 && seconds_since(start) >= time_limit) {
+        log::info("train", "time limit of {} s reached after {} steps",
+                  time_limit, step);
+        break;
+      }
+      optimizer.zero_grad();
+      std::vector<torch::Tensor> log_q, action;
+      double loss = 0;
+      for (int64_t m = 0; m < micro; ++m) {
+        auto result = c_.estimator->step(flow, *c_.action, action_dtype,
+                                         batch / micro, 1.0 / micro, nullptr);
+        log_q.push_back(result.log_q);
+        action.push_back(result.action);
+        loss += result.loss.item<double>() / micro;
+      }
+      grad_norm = torch::nn::utils::clip_grad_norm_(
+          flow.parameters(),
+          clip > 0 ? clip : std::numeric_limits<double>::infinity());
+      ++step;
+      if (std::isfinite(loss) && std::isfinite(grad_norm)) {
+        optimizer.step();
+      } else {
+        ++skipped;
+        log::warn("train", "step {}: non-finite loss or gradient, skipped",
+                  step);
+      }
+
+      const auto lq = torch::cat(log_q);
+      const auto s = torch::cat(action);
+      const auto log_w = -s - lq;
+      ess = effective_sample_size(log_w);
+      free_energy_q = (lq + s).mean().item<double>();
+      loss_value = loss;
+      const double elapsed = seconds_since(start);
+      if (step % log_every == 0 || step == steps) {
+        metrics.row(step, loss_value, free_energy_q, ess, grad_norm, elapsed,
+                    skipped);
+      }
+      const double per_step = elapsed / step;
+      const std::string status = fmt::format(
+          "step {}/{}  F_q {:.4f}  ess {:.3f}  {:.3f} s/step", step, steps,
+          free_energy_q, ess, per_step);
+      if (terminal) {
+        const int width = 24;
+        const int filled = static_cast<int>(width * step / steps);
+        log::progress(fmt::format(
+            "[{}{}] {}  eta {}", std::string(filled, '#'),
+            std::string(width - filled, '.'), status,
+            duration_text(per_step * (steps - step))));
+      } else if (step % plain_every == 0 || step == steps) {
+        log::info("train", "{}", status);
+      }
+      if (checkpoint_every > 0 && step % checkpoint_every == 0) {
+        save_checkpoint(dir_ / "checkpoint.pt", flow, optimizer, step,
+                        signature);
+      }
+    }
+    log::progress_done();
+    const double seconds = seconds_since(start);
+    save_checkpoint(dir_ / "checkpoint.pt", flow, optimizer, step, signature);
+
+    summary["steps"] = step;
+    summary["train_seconds"] = seconds;
+    summary["seconds_per_step"] = step > 0 ? seconds / step : 0.0;
+    summary["skipped_steps"] = skipped;
+    summary["final_train_ess"] = ess;
+    summary["final_train_free_energy_q"] = free_energy_q;
+    summary["final_loss"] = loss_value;
+    summary["final_grad_norm"] = grad_norm;
+    return step;
+  }
+
+ private:
+  const Experiment& exp_;
+  Components& c_;
+  fs::path dir_;
+};
+
+}  // namespace
+
+void install_stop_handlers() {
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+}
+
+int stop_requested() { return stop_signal.load(); }
+
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+fs::path default_run_dir(const std::string& name) {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &local);
+  fs::path dir = fs::path("runs") / name / stamp;
+  for (int i = 2; fs::exists(dir); ++i) {
+    dir = fs::path("runs") / name / fmt::format("{}-{}", stamp, i);
+  }
+  return dir;
+}
+
+void create_run_dir(const fs::path& dir) {
+  std::error_code error;
+  if (fs::exists(dir, error)) {
+    if (!fs::is_directory(dir, error)) {
+      throw InputError(fmt::format(
+          "--out {}: exists and is not a folder", dir.string()));
+    }
+    if (!fs::is_empty(dir, error)) {
+      throw InputError(fmt::format(
+          "--out {}: folder is not empty; a run directory is never "
+          "overwritten (choose another folder)",
+          dir.string()));
+    }
+  }
+  fs::create_directories(dir, error);
+  if (error) {
+    throw InputError(fmt::format("--out {}: cannot create: {}", dir.string(),
+                                 error.message()));
+  }
+}
+
+RunResult run_experiment(const RunOptions& options, Registry& registry) {
+  const Experiment exp =
+      Experiment::load(options.file, options.overrides, registry);
+  const int threads = configure_threads(
+      options.threads >= 0 ? options.threads
+                           : exp.experiment.get_int("threads"));
+  const std::string name = exp.experiment.get_string("name");
+  const fs::path dir =
+      options.out.empty() ? default_run_dir(name) : options.out;
+  create_run_dir(dir);
+
+  write_file_atomic(dir / "config.toml", exp.resolved_toml());
+  log::open_file(dir / "log.txt");
+  log::info("run", "latflow {} (LibTorch {}), {} threads, run directory {}",
+            LATFLOW_VERSION, LATFLOW_TORCH_VERSION, threads, dir.string());
+  for (const auto& plugin : registry.plugins()) {
+    log::debug("plugins", "loaded {} {} from {}", plugin.name, plugin.version,
+               plugin.file.string());
+  }
+  log::info("run", "{}", exp.resolved_table());
+
+  Json summary = Json::object();
+  summary["experiment"] = name;
+  summary["status"] = "running";
+  summary["latflow_version"] = LATFLOW_VERSION;
+  summary["action"] = exp.action.type();
+  summary["flow"] = exp.flow.type();
+  summary["estimator"] = exp.estimator.type();
+  Json precision = Json::object();
+  precision["flow"] = exp.precision.get_string("flow");
+  precision["action"] = exp.precision.get_string("action");
+  summary["precision"] = precision;
+  summary["threads"] = threads;
+
+  RunResult result{dir, "finished", 0};
+  const auto finish = [&](const std::string& status) {
+    summary["status"] = status;
+    summary["peak_rss_mb"] = peak_rss_mb();
+    write_file_atomic(dir / "summary.json", summary.dump(2) + "\n");
+  };
+  try {
+    seed_everything(static_cast<uint64_t>(exp.experiment.get_int("seed")));
+    Components c = build_components(exp, registry);
+    const int64_t parameters = count_parameters(*c.flow);
+    summary["parameters"] = parameters;
+    log::info("run", "flow {} with {} parameters", exp.flow.type(),
+              parameters);
+
+    Training training(exp, c, dir);
+    training.run(summary);
+    summary["acceptance"] = Json();
+    if (const int signal = stop_requested()) {
+      result.status = "interrupted";
+      result.exit_code = 128 + signal;
+      log::warn("run", "interrupted by signal {}; checkpoint written",
+                signal);
+      finish("interrupted");
+      log::close_file();
+      return result;
+    }
+    const auto evaluation = evaluate_flow(
+        *c.flow, *c.action, exp.action_dtype(),
+        exp.evaluate.get_int("batch"), exp.evaluate.get_int("chunk"));
+    add_to_summary(evaluation, summary);
+    log::info("run", "{}", format_evaluation(evaluation));
+    finish("finished");
+  } catch (const InputError& e) {
+    summary["error"] = e.what();
+    finish("failed");
+    log::close_file();
+    throw;
+  } catch (const std::exception& e) {
+    summary["error"] = e.what();
+    result.status = "failed";
+    result.exit_code = 1;
+    finish("failed");
+    log::write(log::Level::kError, "run", e.what());
+  }
+  log::info("run", "run directory {}", dir.string());
+  log::close_file();
+  return result;
+}
+
+}  // namespace latflow
