@@ -131,6 +131,8 @@ int command_run(const std::vector<std::string>& args) {
   if (vm.count("dry-run")) {
     const auto exp =
         latflow::Experiment::load(run.file, run.overrides, registry());
+    // Building checks what the schemas cannot (divisibility, kinds).
+    latflow::build_components(exp, registry());
     std::cout << exp.resolved_toml();
     return 0;
   }

@@ -317,13 +317,17 @@ class Loader {
       if (skip.count(key) > 0) continue;
       const Source source = source_for(section, key, node);
       const auto* spec = schema.find(key);
+      const Source key_source = overridden_.count(section + "." + key) > 0
+                                    ? source
+                                    : source_of(key_node.source(), name_);
       const std::string owner =
           type.empty() ? fmt::format("[{}]", section)
                        : fmt::format("{}/{}", section, type);
       if (spec == nullptr) {
         const std::string near = closest(key, keys);
         throw InputError(fmt::format(
-            "{}[{}] {}: unknown key for {}{}; known keys: {}", where(source),
+            "{}[{}] {}: unknown key for {}{}; known keys: {}",
+            where(key_source),
             section, key, owner,
             near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near),
             keys.empty() ? "none" : fmt::format("{}", fmt::join(keys, ", "))));

@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -100,6 +102,27 @@ std::filesystem::path TempDir::write(const std::string& name,
   std::filesystem::create_directories(file.parent_path());
   std::ofstream(file, std::ios::binary) << text;
   return file;
+}
+
+double json_number(const std::string& json, const std::string& path) {
+  size_t at = 0;
+  std::stringstream parts(path);
+  std::string part;
+  while (std::getline(parts, part, '.')) {
+    at = json.find("\"" + part + "\"", at);
+    if (at == std::string::npos) return std::nan("");
+    at += part.size() + 2;
+  }
+  at = json.find(':', at);
+  if (at == std::string::npos) return std::nan("");
+  const char* begin = json.c_str() + at + 1;
+  char* end = nullptr;
+  const double value = std::strtod(begin, &end);
+  return end == begin ? std::nan("") : value;
+}
+
+std::string read_text(const std::filesystem::path& file) {
+  return slurp(file);
 }
 
 std::filesystem::path source_path(const std::string& relative) {

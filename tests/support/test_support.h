@@ -39,6 +39,13 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+/// A number in JSON text by dotted path ("free_energy_nis.mean"): each
+/// part is found after the previous one. NaN when absent or null.
+double json_number(const std::string& json, const std::string& path);
+
+/// Whole file as text.
+std::string read_text(const std::filesystem::path& file);
+
 /// Path inside the source tree.
 std::filesystem::path source_path(const std::string& relative);
 
