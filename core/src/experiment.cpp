@@ -63,6 +63,9 @@ Schema train_schema() {
   s.add_float("time_limit", 0.0,
               "stop training after this many seconds (0: no limit)")
       .at_least(0);
+  s.add_choice("on_nonfinite", "skip", {"skip", "stop"},
+               "a non-finite loss or gradient: skip the step, or stop and "
+               "write checkpoint_nonfinite.pt");
   return s;
 }
 
@@ -389,13 +392,18 @@ class Loader {
     return validate(table, entry->schema, kind, type, {"type"});
   }
 
-  void load_plugins(const Params& plugins) {
+  /// Loads the default plugins and those of [plugins] paths, whose entries
+  /// become absolute so that the resolved experiment loads from anywhere.
+  void load_plugins(Params& plugins) {
     registry_.load_default_plugins();
     const fs::path base = file_.parent_path();
+    std::vector<std::string> resolved;
     for (const auto& entry : plugins.get_string_list("paths")) {
-      const fs::path path = fs::path(entry).is_absolute()
-                                ? fs::path(entry)
-                                : base / fs::path(entry);
+      const fs::path path = fs::absolute(fs::path(entry).is_absolute()
+                                             ? fs::path(entry)
+                                             : base / fs::path(entry))
+                                .lexically_normal();
+      resolved.push_back(path.string());
       std::error_code error;
       try {
         if (fs::is_directory(path, error)) {
@@ -406,6 +414,9 @@ class Loader {
       } catch (const InputError& e) {
         throw plugins.error("paths", e.what());
       }
+    }
+    if (plugins.written("paths")) {
+      plugins.set("paths", resolved, plugins.source("paths"));
     }
   }
 

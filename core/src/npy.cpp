@@ -1,7 +1,6 @@
 #include <latflow/error.h>
 #include <latflow/io.h>
 #include <latflow/npy.h>
-
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -104,9 +103,9 @@ class HeaderParser {
 
  private:
   [[noreturn]] void fail(const std::string& what) const {
-    throw InputError(fmt::format(
-        "{}: malformed .npy header: {} at character {} of \"{}\"",
-        file_.string(), what, pos_, trimmed()));
+    throw InputError(
+        fmt::format("{}: malformed .npy header: {} at character {} of \"{}\"",
+                    file_.string(), what, pos_, trimmed()));
   }
 
   [[noreturn]] void fail_dtype(const std::string& what) const {
@@ -205,8 +204,7 @@ uint32_t little_endian_u32(const unsigned char* bytes, size_t count) {
 torch::Tensor read_npy(const std::filesystem::path& file) {
   const auto name = file.string();
   std::ifstream in(file, std::ios::binary);
-  LATFLOW_CHECK_INPUT(in.good(), "{}: cannot open the file for reading",
-                      name);
+  LATFLOW_CHECK_INPUT(in.good(), "{}: cannot open the file for reading", name);
   in.seekg(0, std::ios::end);
   const auto file_size = static_cast<int64_t>(in.tellg());
   in.seekg(0, std::ios::beg);
@@ -230,10 +228,9 @@ torch::Tensor read_npy(const std::filesystem::path& file) {
   const size_t length_bytes = major == 1 ? 2 : 4;
   in.read(reinterpret_cast<char*>(prefix + 8),
           static_cast<std::streamsize>(length_bytes));
-  LATFLOW_CHECK_INPUT(
-      in.gcount() == static_cast<std::streamsize>(length_bytes),
-      "{}: truncated .npy header: the file ends after {} bytes", name,
-      file_size);
+  LATFLOW_CHECK_INPUT(in.gcount() == static_cast<std::streamsize>(length_bytes),
+                      "{}: truncated .npy header: the file ends after {} bytes",
+                      name, file_size);
   const uint32_t header_size = little_endian_u32(prefix + 8, length_bytes);
   const int64_t data_offset = 8 + static_cast<int64_t>(length_bytes) +
                               static_cast<int64_t>(header_size);
@@ -274,8 +271,8 @@ torch::Tensor read_npy(const std::filesystem::path& file) {
   int64_t count = 1;
   for (const auto extent : header.shape) {
     LATFLOW_CHECK_INPUT(
-        extent == 0 || count <= std::numeric_limits<int64_t>::max() /
-                                    (extent * item_size),
+        extent == 0 ||
+            count <= std::numeric_limits<int64_t>::max() / (extent * item_size),
         "{}: malformed .npy header: shape {} is too large", name,
         shape_text(header.shape));
     count *= extent;
@@ -312,10 +309,10 @@ void write_npy(const std::filesystem::path& file, const torch::Tensor& data) {
   const auto tensor = data.detach().to(torch::kCPU).contiguous();
   const int64_t item_size = dtype == torch::kFloat64 ? 8 : 4;
 
-  std::string header = fmt::format(
-      "{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}",
-      dtype == torch::kFloat64 ? "<f8" : "<f4",
-      shape_text(tensor.sizes().vec()));
+  std::string header =
+      fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}",
+                  dtype == torch::kFloat64 ? "<f8" : "<f4",
+                  shape_text(tensor.sizes().vec()));
   // Version 1.0 unless the header outgrows its 2-byte length.
   const bool long_header = header.size() + 1 + 10 > 65535;
   const size_t prefix_size = long_header ? 12 : 10;

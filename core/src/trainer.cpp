@@ -50,25 +50,24 @@ torch::Tensor text_tensor(const std::string& text) {
   return t;
 }
 
-/// Saves flow, optimizer, step and generator state, atomically.
-void save_checkpoint(const fs::path& file, Flow& flow,
-                     torch::optim::Optimizer& optimizer, int64_t step,
-                     const std::string& signature) {
-  torch::serialize::OutputArchive archive;
-  torch::serialize::OutputArchive flow_archive;
-  flow.save(flow_archive);
-  archive.write("flow", flow_archive);
-  torch::serialize::OutputArchive optimizer_archive;
-  optimizer.save(optimizer_archive);
-  archive.write("optimizer", optimizer_archive);
-  archive.write("step", torch::tensor(step));
-  archive.write("rng_cpu",
-                torch::globalContext().defaultGenerator(torch::kCPU)
-                    .get_state());
-  archive.write("signature", text_tensor(signature));
-  const fs::path temporary = file.parent_path() / ".checkpoint.pt.tmp";
-  archive.save_to(temporary.string());
-  replace_file_atomic(temporary, file);
+std::string tensor_text(const torch::Tensor& t) {
+  const auto bytes = t.contiguous().to(torch::kCPU, torch::kUInt8);
+  return std::string(static_cast<const char*>(bytes.data_ptr()),
+                     static_cast<size_t>(bytes.numel()));
+}
+
+/// What must not change between a checkpoint and the run that loads it:
+/// the model, the flow and the precisions.
+std::string model_signature(const Experiment& exp) {
+  std::string text;
+  for (const Params* params : {&exp.action, &exp.flow, &exp.precision}) {
+    text += fmt::format("[{}] type = {}\n", params->section(),
+                        params->type());
+    for (const auto& [key, value] : params->values()) {
+      text += fmt::format("{} = {}\n", key, to_toml(value));
+    }
+  }
+  return text;
 }
 
 int64_t count_parameters(Flow& flow) {
@@ -77,13 +76,23 @@ int64_t count_parameters(Flow& flow) {
   return n;
 }
 
+bool parameters_finite(Flow& flow) {
+  for (const auto& p : flow.parameters()) {
+    if (!torch::isfinite(p).all().item<bool>()) return false;
+  }
+  return true;
+}
+
 struct Metrics {
   std::ofstream file;
 
   void open(const fs::path& path) {
+    const bool fresh = !fs::exists(path) || fs::file_size(path) == 0;
     file.open(path, std::ios::app);
-    file << "step,loss,free_energy_q,ess,grad_norm,seconds,skipped\n";
-    file.flush();
+    if (fresh) {
+      file << "step,loss,free_energy_q,ess,grad_norm,seconds,skipped\n";
+      file.flush();
+    }
   }
 
   void row(int64_t step, double loss, double free_energy_q, double ess,
@@ -96,14 +105,89 @@ struct Metrics {
   }
 };
 
-/// Everything of a training run that outlives one step.
+/// Training state: flow, optimizer, step counters; checkpoints it and
+/// continues from a checkpoint.
 class Training {
  public:
   Training(const Experiment& exp, Components& c, fs::path dir)
-      : exp_(exp), c_(c), dir_(std::move(dir)) {}
+      : exp_(exp),
+        c_(c),
+        dir_(std::move(dir)),
+        optimizer_(c.flow->parameters(),
+                   torch::optim::AdamOptions(exp.train.get_float("lr"))),
+        signature_(model_signature(exp)) {}
 
-  /// Trains; returns the number of steps done.
-  int64_t run(Json& summary) {
+  /// Saves flow, optimizer, step, counters and generator state, atomically
+  /// replacing `name` in the run directory.
+  void save(const std::string& name) {
+    torch::serialize::OutputArchive archive;
+    torch::serialize::OutputArchive flow_archive;
+    c_.flow->save(flow_archive);
+    archive.write("flow", flow_archive);
+    torch::serialize::OutputArchive optimizer_archive;
+    optimizer_.save(optimizer_archive);
+    archive.write("optimizer", optimizer_archive);
+    archive.write("step", torch::tensor(step_));
+    archive.write("skipped", torch::tensor(skipped_));
+    archive.write("seconds", torch::tensor(seconds_, torch::kFloat64));
+    archive.write("rng_cpu", torch::globalContext()
+                                 .defaultGenerator(torch::kCPU)
+                                 .get_state());
+    archive.write("signature", text_tensor(signature_));
+    const fs::path temporary = dir_ / fmt::format(".{}.tmp", name);
+    archive.save_to(temporary.string());
+    replace_file_atomic(temporary, dir_ / name);
+  }
+
+  /// Continues from the run directory's checkpoint.pt.
+  void load() {
+    const fs::path file = dir_ / "checkpoint.pt";
+    torch::serialize::InputArchive archive;
+    torch::Tensor step, skipped, seconds, rng, signature;
+    try {
+      archive.load_from(file.string());
+      archive.read("signature", signature);
+      archive.read("step", step);
+      archive.read("skipped", skipped);
+      archive.read("seconds", seconds);
+      archive.read("rng_cpu", rng);
+    } catch (const c10::Error&) {
+      throw InputError(fmt::format(
+          "{}: not a readable latflow checkpoint (truncated or of another "
+          "program)",
+          file.string()));
+    }
+    if (tensor_text(signature) != signature_) {
+      throw InputError(fmt::format(
+          "{}: checkpoint of another model; its [action], [flow] and "
+          "[precision] differ from the experiment being resumed",
+          file.string()));
+    }
+    try {
+      torch::serialize::InputArchive flow_archive;
+      archive.read("flow", flow_archive);
+      c_.flow->load(flow_archive);
+      torch::serialize::InputArchive optimizer_archive;
+      archive.read("optimizer", optimizer_archive);
+      optimizer_.load(optimizer_archive);
+    } catch (const c10::Error&) {
+      throw InputError(fmt::format(
+          "{}: checkpoint does not fit the flow of the experiment",
+          file.string()));
+    }
+    step_ = step.item<int64_t>();
+    skipped_ = skipped.item<int64_t>();
+    seconds_ = seconds.item<double>();
+    // A copy shares the generator implementation; set_state is not const.
+    at::Generator generator =
+        torch::globalContext().defaultGenerator(torch::kCPU);
+    generator.set_state(rng);
+    log::info("train", "resumed at step {} from {}", step_, file.string());
+  }
+
+  /// Trains up to [train] steps; returns false when stopped by a
+  /// non-finite step under on_nonfinite = "stop".
+  bool run(Json& summary) {
     const auto& train = exp_.train;
     const int64_t steps = train.get_int("steps");
     const int64_t batch = train.get_int("batch");
@@ -112,33 +196,29 @@ class Training {
     const int64_t log_every = train.get_int("log_every");
     const int64_t checkpoint_every = train.get_int("checkpoint_every");
     const double time_limit = train.get_float("time_limit");
+    const bool stop_on_nonfinite = train.get_string("on_nonfinite") == "stop";
     const auto action_dtype = exp_.action_dtype();
-    const std::string signature = exp_.action.type() + "/" +
-                                  exp_.flow.type() + "\n" +
-                                  exp_.resolved_toml();
+    const int64_t plain_every = std::max<int64_t>(
+        log_every, (steps + 19) / 20 / log_every * log_every);
+    const bool terminal = log::is_terminal();
 
     Flow& flow = *c_.flow;
     flow.train();
-    torch::optim::Adam optimizer(
-        flow.parameters(), torch::optim::AdamOptions(train.get_float("lr")));
-    const int64_t plain_every =
-        std::max<int64_t>(log_every, (steps + 19) / 20 / log_every * log_every);
-    const bool terminal = log::is_terminal();
     Metrics metrics;
     metrics.open(dir_ / "metrics.csv");
-
     const auto start = std::chrono::steady_clock::now();
-    int64_t step = 0;
-    int64_t skipped = 0;
+    const double seconds_before = seconds_;
+    const int64_t first_step = step_;
     double ess = 0, free_energy_q = 0, loss_value = 0, grad_norm = 0;
-    while (step < steps) {
+    bool healthy = true;
+    while (step_ < steps) {
       if (stop_requested() != 0) break;
-      if (time_limit > 0 && seconds_since(start) >= time_limit) {
+      if (time_limit > 0 && seconds_ >= time_limit) {
         log::info("train", "time limit of {} s reached after {} steps",
-                  time_limit, step);
+                  time_limit, step_);
         break;
       }
-      optimizer.zero_grad();
+      optimizer_.zero_grad();
       std::vector<torch::Tensor> log_q, action;
       double loss = 0;
       for (int64_t m = 0; m < micro; ++m) {
@@ -151,64 +231,85 @@ class Training {
       grad_norm = torch::nn::utils::clip_grad_norm_(
           flow.parameters(),
           clip > 0 ? clip : std::numeric_limits<double>::infinity());
-      ++step;
+      ++step_;
       if (std::isfinite(loss) && std::isfinite(grad_norm)) {
-        optimizer.step();
+        optimizer_.step();
       } else {
-        ++skipped;
+        ++skipped_;
+        if (stop_on_nonfinite) {
+          save("checkpoint_nonfinite.pt");
+          log::write(log::Level::kError, "train",
+                     fmt::format("step {}: non-finite loss or gradient; "
+                                 "stopped, state in checkpoint_nonfinite.pt",
+                                 step_));
+          healthy = false;
+          break;
+        }
         log::warn("train", "step {}: non-finite loss or gradient, skipped",
-                  step);
+                  step_);
       }
 
       const auto lq = torch::cat(log_q);
       const auto s = torch::cat(action);
-      const auto log_w = -s - lq;
-      ess = effective_sample_size(log_w);
+      ess = effective_sample_size(-s - lq);
       free_energy_q = (lq + s).mean().item<double>();
       loss_value = loss;
-      const double elapsed = seconds_since(start);
-      if (step % log_every == 0 || step == steps) {
-        metrics.row(step, loss_value, free_energy_q, ess, grad_norm, elapsed,
-                    skipped);
+      seconds_ = seconds_before + seconds_since(start);
+      if (step_ % log_every == 0 || step_ == steps) {
+        metrics.row(step_, loss_value, free_energy_q, ess, grad_norm,
+                    seconds_, skipped_);
       }
-      const double per_step = elapsed / step;
+      const double per_step = seconds_since(start) / (step_ - first_step);
       const std::string status = fmt::format(
-          "step {}/{}  F_q {:.4f}  ess {:.3f}  {:.3f} s/step", step, steps,
+          "step {}/{}  F_q {:.4f}  ess {:.3f}  {:.3f} s/step", step_, steps,
           free_energy_q, ess, per_step);
       if (terminal) {
         const int width = 24;
-        const int filled = static_cast<int>(width * step / steps);
+        const int filled = static_cast<int>(width * step_ / steps);
         log::progress(fmt::format(
             "[{}{}] {}  eta {}", std::string(filled, '#'),
             std::string(width - filled, '.'), status,
-            duration_text(per_step * (steps - step))));
-      } else if (step % plain_every == 0 || step == steps) {
+            duration_text(per_step * (steps - step_))));
+      } else if (step_ % plain_every == 0 || step_ == steps) {
         log::info("train", "{}", status);
       }
-      if (checkpoint_every > 0 && step % checkpoint_every == 0) {
-        save_checkpoint(dir_ / "checkpoint.pt", flow, optimizer, step,
-                        signature);
+      if (checkpoint_every > 0 && step_ % checkpoint_every == 0) {
+        save_if_finite();
       }
     }
     log::progress_done();
-    const double seconds = seconds_since(start);
-    save_checkpoint(dir_ / "checkpoint.pt", flow, optimizer, step, signature);
+    if (healthy) save_if_finite();
 
-    summary["steps"] = step;
-    summary["train_seconds"] = seconds;
-    summary["seconds_per_step"] = step > 0 ? seconds / step : 0.0;
-    summary["skipped_steps"] = skipped;
+    summary["steps"] = step_;
+    summary["train_seconds"] = seconds_;
+    summary["seconds_per_step"] = step_ > 0 ? seconds_ / step_ : 0.0;
+    summary["skipped_steps"] = skipped_;
     summary["final_train_ess"] = ess;
     summary["final_train_free_energy_q"] = free_energy_q;
     summary["final_loss"] = loss_value;
     summary["final_grad_norm"] = grad_norm;
-    return step;
+    return healthy;
   }
 
  private:
+  /// The last good checkpoint is never replaced by non-finite weights.
+  void save_if_finite() {
+    if (parameters_finite(*c_.flow)) {
+      save("checkpoint.pt");
+    } else {
+      log::warn("train", "step {}: non-finite parameters; checkpoint.pt "
+                "keeps the last good state", step_);
+    }
+  }
+
   const Experiment& exp_;
   Components& c_;
   fs::path dir_;
+  torch::optim::Adam optimizer_;
+  std::string signature_;
+  int64_t step_ = 0;
+  int64_t skipped_ = 0;
+  double seconds_ = 0;
 };
 
 }  // namespace
@@ -261,15 +362,24 @@ void create_run_dir(const fs::path& dir) {
 }
 
 RunResult run_experiment(const RunOptions& options, Registry& registry) {
-  const Experiment exp =
-      Experiment::load(options.file, options.overrides, registry);
+  const bool resuming = !options.resume.empty();
+  const fs::path file =
+      resuming ? options.resume / "config.toml" : options.file;
+  if (resuming && !fs::is_regular_file(file)) {
+    throw InputError(fmt::format(
+        "--resume {}: not a run directory (no config.toml)",
+        options.resume.string()));
+  }
+  const Experiment exp = Experiment::load(file, options.overrides, registry);
   const int threads = configure_threads(
       options.threads >= 0 ? options.threads
                            : exp.experiment.get_int("threads"));
   const std::string name = exp.experiment.get_string("name");
-  const fs::path dir =
-      options.out.empty() ? default_run_dir(name) : options.out;
-  create_run_dir(dir);
+  fs::path dir = options.resume;
+  if (!resuming) {
+    dir = options.out.empty() ? default_run_dir(name) : options.out;
+    create_run_dir(dir);
+  }
 
   write_file_atomic(dir / "config.toml", exp.resolved_toml());
   log::open_file(dir / "log.txt");
@@ -309,7 +419,14 @@ RunResult run_experiment(const RunOptions& options, Registry& registry) {
               parameters);
 
     Training training(exp, c, dir);
-    training.run(summary);
+    if (resuming) training.load();
+    if (!training.run(summary)) {
+      result.status = "failed";
+      result.exit_code = 1;
+      finish("failed");
+      log::close_file();
+      return result;
+    }
     summary["acceptance"] = Json();
     if (const int signal = stop_requested()) {
       result.status = "interrupted";

@@ -16,6 +16,9 @@ struct RunOptions {
   std::vector<std::string> overrides;  ///< KEY=VALUE
   /// Run directory; empty: runs/<name>/<timestamp>/.
   std::filesystem::path out;
+  /// A run directory to continue from its checkpoint (file and out unused;
+  /// overrides apply to its config.toml, e.g. more train.steps).
+  std::filesystem::path resume;
   int64_t threads = -1;  ///< -1: [experiment] threads
 };
 
