@@ -38,5 +38,7 @@ using Command = int (*)(const std::vector<std::string>& args);
 int command_run(const std::vector<std::string>& args);
 int command_plugins(const std::vector<std::string>& args);
 int command_action(const std::vector<std::string>& args);
+int command_sample(const std::vector<std::string>& args);
+int command_new_plugin(const std::vector<std::string>& args);
 
 }  // namespace latflow::cli

@@ -24,6 +24,14 @@ commands:
   action EXPERIMENT.toml --configs FILE.npy [KEY=VALUE ...]
                        print the action and observables of configurations,
                        one JSON object per line
+  sample RUN_DIR [--n N] [--out FILE.npy] [--sampler TYPE] [--json]
+                       [KEY=VALUE ...]
+                       sample from a trained run; print observables with
+                       errors and autocorrelation times
+  new-plugin NAME --kind KIND [--out DIR]
+                       start a plugin project (KIND: action, flow,
+                       estimator, sampler or observable) that builds
+                       against the installed latflow
 
 common options:
   --threads N          intra-op threads (default: [experiment] threads, or
@@ -47,6 +55,8 @@ const Entry kCommands[] = {
     {"run", latflow::cli::command_run},
     {"plugins", latflow::cli::command_plugins},
     {"action", latflow::cli::command_action},
+    {"sample", latflow::cli::command_sample},
+    {"new-plugin", latflow::cli::command_new_plugin},
 };
 
 }  // namespace

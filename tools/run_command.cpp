@@ -2,7 +2,9 @@
 
 #include <latflow/error.h>
 #include <latflow/experiment.h>
+#include <latflow/io.h>
 #include <latflow/runner.h>
+#include <latflow/sweep.h>
 
 #include <fmt/format.h>
 
@@ -14,15 +16,18 @@ int command_run(const std::vector<std::string>& args) {
   Common common;
   std::string out;
   std::string resume;
+  int jobs = 1;
   auto options = common_options(common);
   options.add_options()("out", po::value<std::string>(&out), "run dir")(
       "resume", po::value<std::string>(&resume), "run dir to continue")(
+      "jobs", po::value<int>(&jobs), "sweep runs at a time")(
+      "no-sweep", "run once with the base values, ignoring [sweep]")(
       "dry-run", "validate, build and print the resolved experiment only");
   std::vector<std::string> positional;
   const auto vm = parse(args, options, positional);
   if (vm.count("help")) {
     std::cout << "usage: latflow run EXPERIMENT.toml [KEY=VALUE ...] "
-                 "[--out DIR] [--dry-run]\n"
+                 "[--out DIR] [--dry-run] [--jobs N] [--no-sweep]\n"
                  "       latflow run --resume RUN_DIR [KEY=VALUE ...]\n";
     return 0;
   }
@@ -50,6 +55,31 @@ int command_run(const std::vector<std::string>& args) {
     }
     run.file = positional[0];
     run.overrides.assign(positional.begin() + 1, positional.end());
+  }
+
+  if (jobs < 1) {
+    throw InputError(fmt::format("--jobs: expected an integer >= 1, got {}",
+                                 jobs));
+  }
+  if (run.resume.empty() && vm.count("no-sweep") == 0) {
+    const auto points = expand_sweep(read_file(run.file), run.file);
+    if (!points.empty()) {
+      if (vm.count("dry-run")) {
+        for (const auto& point : points) {
+          auto overrides = run.overrides;
+          overrides.insert(overrides.end(), point.overrides.begin(),
+                           point.overrides.end());
+          const auto exp = Experiment::load(run.file, overrides, registry());
+          build_components(exp, registry());
+          fmt::print("{}  {}\n", point.label,
+                     fmt::join(point.overrides, " "));
+        }
+        fmt::print("{} runs\n", points.size());
+        return 0;
+      }
+      install_stop_handlers();
+      return run_sweep(run, points, jobs, registry());
+    }
   }
 
   if (vm.count("dry-run")) {

@@ -17,6 +17,8 @@ add_dependencies(test_core latflow_test_bad_abi)
 
 latflow_add_test(test_cli SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cli.cpp)
 
+latflow_add_test(test_sweep SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sweep.cpp)
+
 latflow_add_test(test_estimators SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/test_estimators.cpp)
 

@@ -33,6 +33,24 @@ class Json {
   /// Compact one-line text when indent < 0, else pretty with `indent`.
   std::string dump(int indent = -1) const;
 
+  /// Parses JSON text (objects, arrays, strings, numbers, true, false,
+  /// null). Throws InputError naming `source` and the offset on bad text.
+  static Json parse(const std::string& text,
+                    const std::string& source = "json");
+
+  bool is_null() const;
+  bool is_object() const;
+  bool is_number() const;
+  /// The number (an integer as double); NaN when not a number.
+  double number() const;
+  /// The string; empty when not a string.
+  std::string string() const;
+  /// Member of an object, or nullptr.
+  const Json* find(const std::string& key) const;
+  /// Leaves of nested objects as ("a.b.c", text) in document order: numbers
+  /// in shortest form, strings bare, null empty; arrays as compact JSON.
+  std::vector<std::pair<std::string, std::string>> flatten() const;
+
  private:
   using Object = std::vector<std::pair<std::string, Json>>;
   using Array = std::vector<Json>;
