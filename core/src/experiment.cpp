@@ -55,6 +55,9 @@ Schema train_schema() {
             "gradient accumulation: the batch is split into this many parts")
       .at_least(1);
   s.add_float("lr", 1e-3, "Adam learning rate").above(0);
+  s.add_choice("lr_schedule", "constant", {"constant", "cosine"},
+               "learning rate over the steps: constant, or cosine decay "
+               "to zero at [train] steps");
   s.add_float("grad_clip", 0.0, "clip the gradient norm (0: off)")
       .at_least(0);
   s.add_int("log_every", 10, "steps between metrics rows").at_least(1);

@@ -197,6 +197,8 @@ class Training {
     const int64_t checkpoint_every = train.get_int("checkpoint_every");
     const double time_limit = train.get_float("time_limit");
     const bool stop_on_nonfinite = train.get_string("on_nonfinite") == "stop";
+    const bool cosine = train.get_string("lr_schedule") == "cosine";
+    const double base_lr = train.get_float("lr");
     const auto action_dtype = exp_.action_dtype();
     const int64_t plain_every = std::max<int64_t>(
         log_every, (steps + 19) / 20 / log_every * log_every);
@@ -217,6 +219,14 @@ class Training {
         log::info("train", "time limit of {} s reached after {} steps",
                   time_limit, step_);
         break;
+      }
+      if (cosine) {
+        const double lr = base_lr * 0.5 *
+                          (1 + std::cos(M_PI * static_cast<double>(step_) /
+                                        static_cast<double>(steps)));
+        for (auto& group : optimizer_.param_groups()) {
+          static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+        }
       }
       optimizer_.zero_grad();
       std::vector<torch::Tensor> log_q, action;
