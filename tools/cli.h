@@ -40,5 +40,6 @@ int command_plugins(const std::vector<std::string>& args);
 int command_action(const std::vector<std::string>& args);
 int command_sample(const std::vector<std::string>& args);
 int command_new_plugin(const std::vector<std::string>& args);
+int command_bench(const std::vector<std::string>& args);
 
 }  // namespace latflow::cli

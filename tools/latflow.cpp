@@ -18,8 +18,11 @@ constexpr const char* kUsage = R"(usage: latflow COMMAND [ARGS...]
 Train normalizing flows as samplers of lattice field theories.
 
 commands:
-  run EXPERIMENT.toml [KEY=VALUE ...] [--out DIR] [--dry-run]
-                       train and evaluate one experiment
+  run EXPERIMENT.toml [KEY=VALUE ...] [--out DIR] [--dry-run] [--jobs N]
+                       train and evaluate one experiment, or every run of
+                       its [sweep] table
+  run --resume RUN_DIR [KEY=VALUE ...]
+                       continue a run from its checkpoint
   plugins [KIND/NAME]  list components, or one component's parameters
   action EXPERIMENT.toml --configs FILE.npy [KEY=VALUE ...]
                        print the action and observables of configurations,
@@ -32,6 +35,10 @@ commands:
                        start a plugin project (KIND: action, flow,
                        estimator, sampler or observable) that builds
                        against the installed latflow
+  bench EXPERIMENT.toml [KEY=VALUE ...] [--steps N] [--estimators LIST]
+                       time training steps per estimator (and per sweep
+                       point), each in its own process: seconds per step,
+                       its phases, peak memory, ratios to reinforce
 
 common options:
   --threads N          intra-op threads (default: [experiment] threads, or
@@ -57,6 +64,7 @@ const Entry kCommands[] = {
     {"action", latflow::cli::command_action},
     {"sample", latflow::cli::command_sample},
     {"new-plugin", latflow::cli::command_new_plugin},
+    {"bench", latflow::cli::command_bench},
 };
 
 }  // namespace

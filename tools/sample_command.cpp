@@ -1,19 +1,21 @@
-#include <fmt/format.h>
+#include "cli.h"
+
 #include <latflow/checkpoint.h>
 #include <latflow/error.h>
 #include <latflow/experiment.h>
 #include <latflow/json.h>
 #include <latflow/npy.h>
 #include <latflow/stats.h>
+
 #include <torch/torch.h>
+
+#include <fmt/format.h>
 
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <optional>
-
-#include "cli.h"
 
 namespace latflow::cli {
 
@@ -22,8 +24,8 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kSampleUsage =
-    "usage: latflow sample RUN_DIR [--n N] [--out FILE.npy] "
-    "[--sampler TYPE] [--json] [KEY=VALUE ...]\n"
+    "usage: latflow sample RUN_DIR [--n N] [--out FILE.npy] [--sampler TYPE]\n"
+    "                      [--json] [KEY=VALUE ...]\n"
     "  samples from the run's checkpoint with its [sampler] (sampler/flow\n"
     "  when it has none) and prints each observable's mean, error and, for\n"
     "  chains, tau_int. KEY=VALUE overrides the run's config.toml\n"
@@ -40,6 +42,7 @@ struct Row {
   double mean = 0.0;
   double error = 0.0;
   std::optional<ChainEstimate> chain;
+  std::optional<BinnedEstimate> jackknife;
   std::optional<double> exact;
 };
 
@@ -54,8 +57,9 @@ Experiment load_run(const fs::path& config, const std::string& sampler_type,
   }
   Experiment exp = Experiment::load(config, other_overrides, registry());
   std::string type = sampler_type;
-  if (type.empty())
+  if (type.empty()) {
     type = exp.sampler.type().empty() ? "flow" : exp.sampler.type();
+  }
   if (type == exp.sampler.type()) {
     return Experiment::load(config, overrides, registry());
   }
@@ -205,6 +209,7 @@ int command_sample(const std::vector<std::string>& args) {
       row.error = estimate.error;
     } else {
       row.chain = gamma_method(values);
+      row.jackknife = jackknife_mean(values);
       row.mean = row.chain->mean;
       row.error = row.chain->error;
     }
@@ -243,6 +248,8 @@ int command_sample(const std::vector<std::string>& args) {
         o["tau_int_error"] = row.chain->tau_int_error;
         o["window"] = row.chain->window;
         o["window_found"] = row.chain->window_found;
+        o["jackknife_error"] = row.jackknife->error;
+        o["jackknife_bin"] = row.jackknife->bin_size;
       }
       if (row.exact) o["exact"] = *row.exact;
       values[row.name] = o;

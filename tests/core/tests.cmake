@@ -19,6 +19,8 @@ latflow_add_test(test_cli SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cli.cpp)
 
 latflow_add_test(test_sweep SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_sweep.cpp)
 
+latflow_add_test(test_bench SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_bench.cpp)
+
 latflow_add_test(test_estimators SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/test_estimators.cpp)
 
