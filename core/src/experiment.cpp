@@ -415,7 +415,12 @@ class Loader {
           registry_.load_plugin(path);
         }
       } catch (const InputError& e) {
-        throw plugins.error("paths", e.what());
+        // Named as written in the file, which says where it was looked for.
+        std::string why = e.what();
+        if (why.rfind(path.string(), 0) == 0) {
+          why = entry + why.substr(path.string().size());
+        }
+        throw plugins.error("paths", why);
       }
     }
     if (plugins.written("paths")) {

@@ -334,6 +334,19 @@ std::string Json::string() const {
   return {};
 }
 
+size_t Json::size() const {
+  const auto* array = std::get_if<std::shared_ptr<Array>>(&value_);
+  return array == nullptr ? 0 : (*array)->size();
+}
+
+const Json& Json::at(size_t i) const {
+  const auto* array = std::get_if<std::shared_ptr<Array>>(&value_);
+  if (array == nullptr || i >= (*array)->size()) {
+    throw std::out_of_range("Json::at: no such element");
+  }
+  return (**array)[i];
+}
+
 const Json* Json::find(const std::string& key) const {
   const auto* object = std::get_if<std::shared_ptr<Object>>(&value_);
   if (object == nullptr) return nullptr;

@@ -118,7 +118,7 @@ ChainEstimate gamma_method(const torch::Tensor& values, double s) {
   // Exactly zero only for a constant series: nothing to estimate.
   if (!(gamma[0] > 0)) return result;
 
-  // Automatic windowing (Wolff section 3.3): stop at the first W where
+  // Automatic windowing (hep-lat/0306017): stop at the first W where
   // the estimated truncation bias exp(-W / tau) falls below the growing
   // statistical error tau / sqrt(W N) of the sum.
   const int64_t max_window = n / 2;
@@ -153,7 +153,7 @@ ChainEstimate gamma_method(const torch::Tensor& values, double s) {
     return result;
   }
   // The mean is estimated from the same data: every Gamma(t) is biased
-  // low by about C_F / N (Wolff eq. 49).
+  // low by about C_F / N (hep-lat/0306017).
   const double bias = variance_sum / size;
   const double gamma0 = gamma[0] + bias;
   variance_sum *= 1 + (2 * static_cast<double>(window) + 1) / size;

@@ -69,6 +69,11 @@ struct Group {
 std::vector<SweepPoint> expand_sweep(const std::string& text,
                                      const fs::path& file) {
   const std::string name = file.string();
+  // The same message as Experiment::parse gives, whichever reads first.
+  if (text.find('\0') != std::string::npos) {
+    throw InputError(fmt::format(
+        "{}: not a TOML text file (it contains NUL bytes)", name));
+  }
   toml::table document;
   try {
     document = toml::parse(std::string_view(text), std::string_view(name));

@@ -12,9 +12,11 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -105,6 +107,43 @@ struct Metrics {
   }
 };
 
+/// Prepares a run directory to continue at `step`: keeps the metrics rows
+/// up to that step (a run killed after a row and before its checkpoint
+/// would repeat those steps) and drops a torn last line, then removes the
+/// temporary files of writes that a kill interrupted.
+void prepare_resume(const fs::path& dir, int64_t step) {
+  const fs::path metrics = dir / "metrics.csv";
+  std::error_code error;
+  if (fs::exists(metrics, error)) {
+    const std::string text = read_file(metrics);
+    std::string kept;
+    // Only whole lines: a torn last line has no newline.
+    for (size_t begin = 0, end = 0;
+         (end = text.find('\n', begin)) != std::string::npos;
+         begin = end + 1) {
+      const std::string line = text.substr(begin, end + 1 - begin);
+      if (begin == 0) {
+        if (line.rfind("step,", 0) != 0) break;
+        kept += line;
+      } else if (std::isdigit(static_cast<unsigned char>(line[0])) &&
+                 std::atoll(line.c_str()) <= step) {
+        kept += line;
+      }
+    }
+    if (kept != text) write_file_atomic(metrics, kept);
+  }
+  std::vector<fs::path> temporaries;
+  for (const auto& item : fs::directory_iterator(dir, error)) {
+    const std::string name = item.path().filename().string();
+    const bool temporary =
+        name[0] == '.' && (name.find(".tmp-") != std::string::npos ||
+                           (name.size() > 4 &&
+                            name.compare(name.size() - 4, 4, ".tmp") == 0));
+    if (temporary) temporaries.push_back(item.path());
+  }
+  for (const auto& path : temporaries) fs::remove(path, error);
+}
+
 /// Training state: flow, optimizer, step counters; checkpoints it and
 /// continues from a checkpoint.
 class Training {
@@ -139,9 +178,14 @@ class Training {
     replace_file_atomic(temporary, dir_ / name);
   }
 
-  /// Continues from the run directory's checkpoint.pt.
-  void load() {
+  /// Continues from the run directory's checkpoint.pt. Reads only, so that
+  /// a refused checkpoint leaves the run directory as it was. Returns false
+  /// when there is none: the run was stopped before its first checkpoint
+  /// and starts again from step 0.
+  bool load() {
     const fs::path file = dir_ / "checkpoint.pt";
+    std::error_code error;
+    if (!fs::exists(file, error)) return false;
     torch::serialize::InputArchive archive;
     torch::Tensor step, skipped, seconds, rng, signature;
     try {
@@ -182,8 +226,10 @@ class Training {
     at::Generator generator =
         torch::globalContext().defaultGenerator(torch::kCPU);
     generator.set_state(rng);
-    log::info("train", "resumed at step {} from {}", step_, file.string());
+    return true;
   }
+
+  int64_t step() const { return step_; }
 
   /// Trains up to [train] steps; returns false when stopped by a
   /// non-finite step under on_nonfinite = "stop".
@@ -388,6 +434,18 @@ RunResult run_experiment(const RunOptions& options, Registry& registry) {
   fs::path dir = options.resume;
   if (!resuming) {
     dir = options.out.empty() ? default_run_dir(name) : options.out;
+  }
+
+  // Whatever can refuse the input (components, the checkpoint) is checked
+  // before the run directory is made or changed: a refused run leaves no
+  // trace.
+  seed_everything(static_cast<uint64_t>(exp.experiment.get_int("seed")));
+  Components c = build_components(exp, registry);
+  Training training(exp, c, dir);
+  const bool restored = resuming && training.load();
+  if (resuming) {
+    prepare_resume(dir, training.step());
+  } else {
     create_run_dir(dir);
   }
 
@@ -395,6 +453,14 @@ RunResult run_experiment(const RunOptions& options, Registry& registry) {
   log::open_file(dir / "log.txt");
   log::info("run", "latflow {} (LibTorch {}), {} threads, run directory {}",
             LATFLOW_VERSION, LATFLOW_TORCH_VERSION, threads, dir.string());
+  if (restored) {
+    log::info("train", "resumed at step {} from {}", training.step(),
+              (dir / "checkpoint.pt").string());
+  } else if (resuming) {
+    log::warn("train", "no checkpoint.pt in {}: the run was stopped before "
+              "its first checkpoint; starting again from step 0",
+              dir.string());
+  }
   for (const auto& plugin : registry.plugins()) {
     log::debug("plugins", "loaded {} {} from {}", plugin.name, plugin.version,
                plugin.file.string());
@@ -421,15 +487,11 @@ RunResult run_experiment(const RunOptions& options, Registry& registry) {
     write_file_atomic(dir / "summary.json", summary.dump(2) + "\n");
   };
   try {
-    seed_everything(static_cast<uint64_t>(exp.experiment.get_int("seed")));
-    Components c = build_components(exp, registry);
     const int64_t parameters = count_parameters(*c.flow);
     summary["parameters"] = parameters;
     log::info("run", "flow {} with {} parameters", exp.flow.type(),
               parameters);
 
-    Training training(exp, c, dir);
-    if (resuming) training.load();
     if (!training.run(summary)) {
       result.status = "failed";
       result.exit_code = 1;

@@ -45,6 +45,10 @@ class Json {
   double number() const;
   /// The string; empty when not a string.
   std::string string() const;
+  /// Elements of an array (0 for anything else).
+  size_t size() const;
+  /// Element i of an array.
+  const Json& at(size_t i) const;
   /// Member of an object, or nullptr.
   const Json* find(const std::string& key) const;
   /// Leaves of nested objects as ("a.b.c", text) in document order: numbers

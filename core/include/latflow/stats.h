@@ -33,14 +33,15 @@ Estimate sample_mean(const torch::Tensor& values);
 /// Mean of a Markov-chain series with its error from the integrated
 /// autocorrelation time, by Wolff's Gamma method (hep-lat/0306017).
 struct ChainEstimate {
+  /// Mean of the series.
   double mean = 0.0;
   /// Standard error of the mean, sqrt(C_F / N) = sqrt(2 tau_int var / N).
   double error = 0.0;
-  /// Statistical error of `error` (Wolff eq. 44).
+  /// Statistical error of `error`: error * sqrt((W + 1/2) / N).
   double error_error = 0.0;
   /// Integrated autocorrelation time; 0.5 for uncorrelated data.
   double tau_int = 0.5;
-  /// Its error, 2 tau_int sqrt((W + 1/2 - tau_int) / N) (Wolff eq. 42).
+  /// Its error, 2 tau_int sqrt((W + 1/2 - tau_int) / N) (Madras-Sokal).
   double tau_int_error = 0.0;
   /// Summation window W chosen by the automatic windowing.
   int64_t window = 0;
@@ -48,6 +49,7 @@ struct ChainEstimate {
   /// short for its autocorrelation; window is then N/2) or the estimated
   /// variance C_F was not positive (error then the naive one).
   bool window_found = true;
+  /// Length N of the series.
   int64_t samples = 0;
 };
 
@@ -56,16 +58,20 @@ struct ChainEstimate {
 /// Gamma(t) = sum_i (a_i - abar)(a_{i+t} - abar) / (N - t), is summed to
 /// the first window W where g(W) = exp(-W / tau(W)) - tau(W) / sqrt(W N)
 /// turns negative, tau(W) = s / log((2 tau_int(W) + 1) / (2 tau_int(W)
-/// - 1)); s = 1.5 suits most chains (Wolff section 3.3). The bias of
-/// Gamma from the estimated mean is then corrected (Wolff eq. 49). A
+/// - 1)); s = 1.5 suits most chains (Wolff's automatic windowing). The
+/// bias of Gamma from the estimated mean is then corrected as in Wolff. A
 /// constant series gives error 0 and tau_int 0.5.
 ChainEstimate gamma_method(const torch::Tensor& values, double s = 1.5);
 
 /// A jackknife estimate on binned data.
 struct BinnedEstimate {
+  /// Mean of the values in whole bins.
   double mean = 0.0;
+  /// Jackknife standard error of the mean.
   double error = 0.0;
+  /// Consecutive values per bin.
   int64_t bin_size = 1;
+  /// Number of bins.
   int64_t bins = 0;
 };
 
