@@ -178,6 +178,36 @@ int command_bench(const std::vector<std::string>& args) {
   // Combinations: the sweep's points (or the experiment alone), each with
   // every estimator unless the sweep sets the estimator itself.
   auto points = expand_sweep(read_file(file), file);
+  // An override of a swept key selects the points with that value (or,
+  // for a value not in the list, replaces the swept one everywhere); the
+  // point's own override would otherwise replace it.
+  for (const auto& item : overrides) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = item.substr(0, eq);
+    std::string value = item.substr(eq + 1);
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+      value = value.substr(1, value.size() - 2);
+    }
+    const auto other = [&](const SweepPoint& point) {
+      for (const auto& [swept, text] : point.values) {
+        if (swept == key) return text != value;
+      }
+      return false;
+    };
+    if (!std::all_of(points.begin(), points.end(), other)) {
+      points.erase(std::remove_if(points.begin(), points.end(), other),
+                   points.end());
+    }
+    for (auto& point : points) {
+      auto& own = point.overrides;
+      own.erase(std::remove_if(own.begin(), own.end(),
+                               [&](const std::string& o) {
+                                 return o.rfind(key + "=", 0) == 0;
+                               }),
+                own.end());
+    }
+  }
   if (points.empty()) points.push_back(SweepPoint{"base", {}, {}});
   std::vector<std::string> estimator_list;
   {

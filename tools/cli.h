@@ -41,5 +41,6 @@ int command_action(const std::vector<std::string>& args);
 int command_sample(const std::vector<std::string>& args);
 int command_new_plugin(const std::vector<std::string>& args);
 int command_bench(const std::vector<std::string>& args);
+int command_plot(const std::vector<std::string>& args);
 
 }  // namespace latflow::cli

@@ -39,6 +39,11 @@ commands:
                        time training steps per estimator (and per sweep
                        point), each in its own process: seconds per step,
                        its phases, peak memory, ratios to reinforce
+  plot RUN_OR_SWEEP_DIR
+                       draw figures with gnuplot into DIR/plots/ (PNG and
+                       SVG): ESS and free energy against step for a run;
+                       ESS against wall time, seconds per step and peak
+                       memory against L for a sweep
 
 common options:
   --threads N          intra-op threads (default: [experiment] threads, or
@@ -65,6 +70,7 @@ const Entry kCommands[] = {
     {"sample", latflow::cli::command_sample},
     {"new-plugin", latflow::cli::command_new_plugin},
     {"bench", latflow::cli::command_bench},
+    {"plot", latflow::cli::command_plot},
 };
 
 }  // namespace
@@ -98,8 +104,10 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 2;
   } catch (const std::exception& e) {
+    // One line: LibTorch's errors carry a backtrace after the message.
+    const std::string text = e.what();
     std::fflush(stdout);
-    fmt::print(stderr, "error: {}\n", e.what());
+    fmt::print(stderr, "error: {}\n", text.substr(0, text.find('\n')));
     return 1;
   }
 }

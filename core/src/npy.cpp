@@ -203,6 +203,9 @@ uint32_t little_endian_u32(const unsigned char* bytes, size_t count) {
 
 torch::Tensor read_npy(const std::filesystem::path& file) {
   const auto name = file.string();
+  std::error_code error;
+  LATFLOW_CHECK_INPUT(!std::filesystem::is_directory(file, error),
+                      "{}: is a folder, expected a .npy file", name);
   std::ifstream in(file, std::ios::binary);
   LATFLOW_CHECK_INPUT(in.good(), "{}: cannot open the file for reading", name);
   in.seekg(0, std::ios::end);
@@ -270,9 +273,10 @@ torch::Tensor read_npy(const std::filesystem::path& file) {
   // Data: exactly the bytes the shape asks for.
   int64_t count = 1;
   for (const auto extent : header.shape) {
+    // Divided, never multiplied: extent * item_size may itself overflow.
     LATFLOW_CHECK_INPUT(
         extent == 0 ||
-            count <= std::numeric_limits<int64_t>::max() / (extent * item_size),
+            count <= std::numeric_limits<int64_t>::max() / item_size / extent,
         "{}: malformed .npy header: shape {} is too large", name,
         shape_text(header.shape));
     count *= extent;

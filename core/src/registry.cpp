@@ -96,7 +96,19 @@ std::shared_ptr<Component> Registry::make_component(
     const std::string& kind, const Params& params,
     const BuildContext& context) const {
   const auto& entry = find(kind, params.type());
-  auto component = entry.factory(params, context);
+  std::shared_ptr<Component> component;
+  try {
+    component = entry.factory(params, context);
+  } catch (const c10::Error& e) {
+    // Values within the schema may still ask for the impossible, such as a
+    // lattice too large to allocate: bad input, said in one line.
+    const std::string why = e.what_without_backtrace();
+    const std::string where = params.source("type").str();
+    throw InputError(fmt::format("{}{}[{}] cannot build {} with these "
+                                 "parameters: {}",
+                                 where, where.empty() ? "" : ": ", kind,
+                                 entry.id(), why.substr(0, why.find('\n'))));
+  }
   LATFLOW_CHECK(component != nullptr, "{}: factory returned nothing",
                 entry.id());
   if (!entry.library) return component;

@@ -521,11 +521,14 @@ RunResult run_experiment(const RunOptions& options, Registry& registry) {
     log::close_file();
     throw;
   } catch (const std::exception& e) {
-    summary["error"] = e.what();
+    // One line: LibTorch's errors carry a backtrace after the message.
+    const std::string text = e.what();
+    const std::string message = text.substr(0, text.find('\n'));
+    summary["error"] = message;
     result.status = "failed";
     result.exit_code = 1;
     finish("failed");
-    log::write(log::Level::kError, "run", e.what());
+    log::write(log::Level::kError, "run", message);
   }
   log::info("run", "run directory {}", dir.string());
   log::close_file();
