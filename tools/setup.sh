@@ -8,6 +8,8 @@ packages=(
   libboost-dev libboost-program-options-dev
   libtomlplusplus-dev libfmt-dev doctest-dev
   python3-numpy gnuplot-nox
+  # The fuzz targets of tools/fuzz.sh: clang with libFuzzer's runtime.
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -2,6 +2,7 @@
 #include <latflow/error.h>
 #include <torch/torch.h>
 
+#include <set>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -24,6 +25,59 @@ std::vector<std::string> tensor_layout(Flow& flow) {
     describe(item.key(), item.value());
   }
   return layout;
+}
+
+/// Why the archive of `module` does not hold exactly the module's tensors
+/// (names, shapes, dtypes) at every depth; empty when it does. Module::load
+/// would skip what the module lacks, and copies a tensor of another dtype
+/// byte for byte.
+std::string mismatch(torch::serialize::InputArchive& archive,
+                     const torch::nn::Module& module,
+                     const std::string& prefix) {
+  std::set<std::string> expected;
+  std::string why;
+  const auto check = [&](const std::string& key, const torch::Tensor& tensor,
+                         bool buffer) {
+    expected.insert(key);
+    torch::Tensor stored;
+    if (!why.empty()) return;
+    if (!archive.try_read(key, stored, buffer)) {
+      why = fmt::format("it has no tensor {}{}", prefix, key);
+    } else if (stored.sizes() != tensor.sizes() ||
+               stored.scalar_type() != tensor.scalar_type()) {
+      why = fmt::format("{}{} is {} {}, the flow's is {} {}", prefix, key,
+                        c10::toString(stored.scalar_type()),
+                        c10::str(stored.sizes()),
+                        c10::toString(tensor.scalar_type()),
+                        c10::str(tensor.sizes()));
+    }
+  };
+  for (const auto& item : module.named_parameters(/*recurse=*/false)) {
+    check(item.key(), item.value(), false);
+  }
+  for (const auto& item : module.named_buffers(/*recurse=*/false)) {
+    check(item.key(), item.value(), true);
+  }
+  for (const auto& item : module.named_children()) {
+    if (!why.empty()) return why;
+    if (!item.value()->is_serializable()) continue;
+    expected.insert(item.key());
+    torch::serialize::InputArchive child;
+    if (!archive.try_read(item.key(), child)) {
+      return fmt::format("it has no module {}{}", prefix, item.key());
+    }
+    why = mismatch(child, *item.value(), prefix + item.key() + ".");
+  }
+  if (!why.empty()) return why;
+  for (const auto& key : archive.keys()) {
+    if (expected.count(key) > 0) continue;
+    torch::Tensor tensor;
+    torch::serialize::InputArchive child;
+    if (archive.try_read(key, tensor) || archive.try_read(key, child)) {
+      return fmt::format("it has {}{}, which the flow has not", prefix, key);
+    }
+  }
+  return {};
 }
 
 }  // namespace
@@ -51,17 +105,21 @@ void load_checkpoint_flow(const std::filesystem::path& file, Flow& flow) {
   }
   // Module::load replaces tensors whatever their shape: compare them.
   const auto layout = tensor_layout(flow);
-  bool fits = true;
+  std::string why;
   try {
-    flow.load(flow_archive);
+    why = mismatch(flow_archive, flow, "");
+    if (why.empty()) flow.load(flow_archive);
   } catch (const c10::Error&) {
-    fits = false;
+    why = "it cannot be read into the flow";
   }
-  if (!fits || tensor_layout(flow) != layout) {
+  if (why.empty() && tensor_layout(flow) != layout) {
+    why = "its tensors change the flow's layout";
+  }
+  if (!why.empty()) {
     throw InputError(fmt::format(
         "{}: checkpoint does not fit flow/{} of the experiment (another "
-        "architecture or precision)",
-        file.string(), flow.type()));
+        "architecture or precision): {}",
+        file.string(), flow.type(), why));
   }
 }
 

@@ -360,7 +360,8 @@ std::vector<std::pair<std::string, std::string>> Json::flatten() const {
   std::vector<std::pair<std::string, std::string>> leaves;
   std::function<void(const Json&, const std::string&)> walk =
       [&](const Json& node, const std::string& prefix) {
-        if (const auto* o = std::get_if<std::shared_ptr<Object>>(&node.value_)) {
+        const auto* o = std::get_if<std::shared_ptr<Object>>(&node.value_);
+        if (o != nullptr) {
           for (const auto& [key, value] : **o) {
             walk(value, prefix.empty() ? key : prefix + "." + key);
           }

@@ -160,7 +160,9 @@ std::vector<SweepPoint> expand_sweep(const std::string& text,
            order.begin();
   };
   std::sort(groups.begin(), groups.end(),
-            [&](const Group& a, const Group& b) { return first(a) < first(b); });
+            [&](const Group& a, const Group& b) {
+              return first(a) < first(b);
+            });
 
   std::vector<SweepPoint> points;
   std::vector<size_t> index(groups.size(), 0);

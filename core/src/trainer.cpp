@@ -89,12 +89,14 @@ struct Metrics {
   std::ofstream file;
 
   void open(const fs::path& path) {
-    const bool fresh = !fs::exists(path) || fs::file_size(path) == 0;
-    file.open(path, std::ios::app);
-    if (fresh) {
-      file << "step,loss,free_energy_q,ess,grad_norm,seconds,skipped\n";
-      file.flush();
+    // The header is in place before the file is: a killed run never leaves
+    // a metrics.csv without one.
+    std::error_code error;
+    if (!fs::exists(path, error) || fs::file_size(path, error) == 0) {
+      write_file_atomic(
+          path, "step,loss,free_energy_q,ess,grad_norm,seconds,skipped\n");
     }
+    file.open(path, std::ios::app);
   }
 
   void row(int64_t step, double loss, double free_energy_q, double ess,

@@ -40,6 +40,8 @@ void check_free_field(const std::string& estimator) {
 
 }  // namespace
 
-TEST_CASE("free phi^4 trained with reinforce") { check_free_field("reinforce"); }
+TEST_CASE("free phi^4 trained with reinforce") {
+  check_free_field("reinforce");
+}
 
 TEST_CASE("free phi^4 trained with reparam") { check_free_field("reparam"); }
