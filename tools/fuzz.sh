@@ -33,9 +33,18 @@ mkdir -p "$build/findings"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 unset LATFLOW_PLUGIN_PATH
 
+# run_target NAME [OPTION...] -- [SEED_FOLDER...]
+# New inputs go to a scratch corpus, always the first folder named, so that
+# the seed folders of the source tree are only read.
 run_target() {
   local target=$1
   shift
+  local options=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+    options+=("$1")
+    shift
+  done
+  [ $# -gt 0 ] && shift
   local dir="$work/$target"
   mkdir -p "$dir/corpus"
   # In an empty working folder, so that relative plugin paths find nothing.
@@ -43,18 +52,19 @@ run_target() {
           -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 \
           -print_final_stats=1 \
           -artifact_prefix="$build/findings/$target-" \
-          "$@" corpus "$root/tests/fuzz/corpus_$target" \
+          "${options[@]}" corpus "$root/tests/fuzz/corpus_$target" "$@" \
           </dev/null >"$dir/log" 2>&1); then
     tail -n 60 "$dir/log"
     echo "fuzz: $target failed; the input is in $build/findings/" >&2
     return 1
   fi
-  local executions
+  local executions added
   executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log")
+  added=$(sed -n 's/^stat::new_units_added: *//p' "$dir/log")
   echo "fuzz: $target: ${executions:-?} executions in ${seconds} s," \
-       "$(ls "$dir/corpus" | wc -l) new inputs, no crash"
+       "${added:-?} inputs of new coverage, no crash"
 }
 
-run_target experiment -dict="$root/tests/fuzz/experiment.dict" \
+run_target experiment -dict="$root/tests/fuzz/experiment.dict" -- \
   "$root/tests/core/bad_configs"
-run_target npy "$root/tests/reliability/inputs"
+run_target npy -- "$root/tests/reliability/inputs"
