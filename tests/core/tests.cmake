@@ -25,4 +25,5 @@ latflow_add_test(test_estimators SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/test_estimators.cpp)
 
 latflow_add_test(test_phi4_training LABELS e2e TIMEOUT 1200 SOURCES
-  ${CMAKE_CURRENT_LIST_DIR}/test_phi4_training.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/test_phi4_training.cpp
+  ${PROJECT_SOURCE_DIR}/tests/reliability/reliability_support.cpp)
