@@ -97,8 +97,12 @@ int bench_child(const Experiment& exp, int64_t warmup, int64_t steps) {
 /// Runs one combination in a child process so that peak memory never
 /// mixes between combinations.
 Json bench_in_child(const std::vector<std::string>& args) {
-  char path[] = "/tmp/latflow-bench-XXXXXX";
-  const int fd = mkstemp(path);
+  // mkstemp replaces the six trailing X of the pattern.
+  std::string pattern = (std::filesystem::temp_directory_path() /
+                         ("latflow-bench-" + std::string(6, 'X')))
+                            .string();
+  const int fd = mkstemp(pattern.data());
+  const char* path = pattern.c_str();
   if (fd < 0) throw RunError("bench: cannot create a temporary file");
   close(fd);
   std::vector<std::string> text = args;

@@ -190,8 +190,10 @@ std::string find_gnuplot() {
 class Scratch {
  public:
   Scratch() {
+    // mkdtemp replaces the six trailing X of the pattern.
     std::string pattern =
-        (fs::temp_directory_path() / "latflow-plot-XXXXXX").string();
+        (fs::temp_directory_path() / ("latflow-plot-" + std::string(6, 'X')))
+            .string();
     LATFLOW_CHECK(mkdtemp(pattern.data()) != nullptr,
                   "plot: cannot create a temporary folder");
     path_ = pattern;

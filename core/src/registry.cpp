@@ -37,7 +37,7 @@ void Registry::add_entry(std::string kind, std::string type, std::string doc,
   entry.plugin = loading_.name.empty() ? "builtin" : loading_.name;
   entry.plugin_version = loading_.version;
   entry.file = loading_.file;
-  entry.library = loading_library_;
+  entry.keep_loaded = loading_library_;
   entry.factory = std::move(factory);
   of_kind.emplace(std::move(type), std::move(entry));
 }
@@ -111,9 +111,9 @@ std::shared_ptr<Component> Registry::make_component(
   }
   LATFLOW_CHECK(component != nullptr, "{}: factory returned nothing",
                 entry.id());
-  if (!entry.library) return component;
+  if (!entry.keep_loaded) return component;
   auto holder = std::make_shared<KeepLoaded>(
-      KeepLoaded{entry.library, std::move(component)});
+      KeepLoaded{entry.keep_loaded, std::move(component)});
   return std::shared_ptr<Component>(holder, holder->component.get());
 }
 

@@ -5,7 +5,6 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,21 +41,8 @@ TEST_CASE("free phi^4 trained with reinforce and with reparam") {
   const auto experiment =
       latflow::test::source_path("experiments/phi4_free.toml");
   const std::vector<std::string> estimators{"reinforce", "reparam"};
-  std::vector<std::unique_ptr<latflow::test::Program>> runs;
-  for (const auto& estimator : estimators) {
-    runs.push_back(std::make_unique<latflow::test::Program>(
-        std::vector<std::string>{"run", experiment.string(), "--out",
-                                 (dir.path() / estimator).string(),
-                                 "--threads", "1",
-                                 "estimator.type=" + estimator},
-        dir.path() / (estimator + "-log")));
-  }
-  for (std::size_t i = 0; i < runs.size(); ++i) {
-    CAPTURE(estimators[i]);
-    const int status = runs[i]->wait(1800);
-    CAPTURE(runs[i]->err());
-    REQUIRE(status == 0);
-  }
+  latflow::test::train_side_by_side(experiment, estimators, dir.path(),
+                                    1800);
   for (const auto& estimator : estimators) {
     CAPTURE(estimator);
     check_free_field(estimator, dir.path() / estimator);

@@ -7,7 +7,6 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -56,21 +55,8 @@ TEST_CASE("pure U(1) trained with reinforce and with reparam") {
   const auto experiment =
       latflow::test::source_path("experiments/u1_pure.toml");
   const std::vector<std::string> estimators{"reinforce", "reparam"};
-  std::vector<std::unique_ptr<latflow::test::Program>> runs;
-  for (const auto& estimator : estimators) {
-    runs.push_back(std::make_unique<latflow::test::Program>(
-        std::vector<std::string>{"run", experiment.string(), "--out",
-                                 (dir.path() / estimator).string(),
-                                 "--threads", "1", "--log-level", "warn",
-                                 "estimator.type=" + estimator},
-        dir.path() / (estimator + "-log")));
-  }
-  for (std::size_t i = 0; i < runs.size(); ++i) {
-    CAPTURE(estimators[i]);
-    const int status = runs[i]->wait(3000);
-    CAPTURE(runs[i]->err());
-    REQUIRE(status == 0);
-  }
+  latflow::test::train_side_by_side(experiment, estimators, dir.path(),
+                                    3000);
   for (const auto& estimator : estimators) {
     check_pure_gauge(estimator, dir.path() / estimator);
   }

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -91,6 +92,26 @@ bool wait_until(const std::function<bool()>& done, double seconds) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return true;
+}
+
+void train_side_by_side(const fs::path& experiment,
+                        const std::vector<std::string>& estimators,
+                        const fs::path& folder, double seconds) {
+  std::vector<std::unique_ptr<Program>> runs;
+  for (const auto& estimator : estimators) {
+    runs.push_back(std::make_unique<Program>(
+        std::vector<std::string>{"run", experiment.string(), "--out",
+                                 (folder / estimator).string(), "--threads",
+                                 "1", "--log-level", "warn",
+                                 "estimator.type=" + estimator},
+        folder / (estimator + "-log")));
+  }
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    CAPTURE(estimators[i]);
+    const int status = runs[i]->wait(seconds);
+    CAPTURE(runs[i]->err());
+    REQUIRE(status == 0);
+  }
 }
 
 std::map<std::string, std::string> snapshot(const fs::path& root) {

@@ -38,6 +38,13 @@ class Program {
   std::filesystem::path log_prefix_;
 };
 
+/// Trains `experiment` once per estimator, all at once with one thread
+/// each, into `folder`/ESTIMATOR; fails the test case unless each ends
+/// with status 0 within `seconds`.
+void train_side_by_side(const std::filesystem::path& experiment,
+                        const std::vector<std::string>& estimators,
+                        const std::filesystem::path& folder, double seconds);
+
 /// Every file under `root` (relative path) with its content, for checking
 /// that a refused command left the tree as it was.
 std::map<std::string, std::string> snapshot(const std::filesystem::path& root);

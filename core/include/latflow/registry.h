@@ -34,7 +34,7 @@ struct ComponentEntry {
   std::filesystem::path file;  ///< library it came from (empty: built in)
   /// Keeps the plugin loaded; declared before the factory, whose code lives
   /// in the plugin, so that the factory is destroyed first.
-  std::shared_ptr<void> library;
+  std::shared_ptr<void> keep_loaded;
   Factory<Component> factory;
 
   /// "kind/type"
