@@ -259,6 +259,15 @@ class Training {
     const auto start = std::chrono::steady_clock::now();
     const double seconds_before = seconds_;
     const int64_t first_step = step_;
+    const auto parameters = flow.parameters();
+    const auto device = parameters.front().device();
+    const auto scalar = torch::TensorOptions().dtype(torch::kFloat64);
+    // Counted on the device: the host reads it, with the step's figures,
+    // only at a metrics row, a checkpoint or the end, so that a GPU is not
+    // made to wait for the host every step.
+    auto skipped = torch::full({}, skipped_, scalar.dtype(torch::kLong))
+                       .to(device);
+    int64_t checked_step = step_;
     double ess = 0, free_energy_q = 0, loss_value = 0, grad_norm = 0;
     bool healthy = true;
     while (step_ < steps) {
@@ -278,63 +287,81 @@ class Training {
       }
       optimizer_.zero_grad();
       std::vector<torch::Tensor> log_q, action;
-      double loss = 0;
+      auto loss = torch::zeros({}, scalar.device(device));
       for (int64_t m = 0; m < micro; ++m) {
         auto result = c_.estimator->step(flow, *c_.action, action_dtype,
                                          batch / micro, 1.0 / micro, nullptr);
         log_q.push_back(result.log_q);
         action.push_back(result.action);
-        loss += result.loss.item<double>() / micro;
+        loss = loss + result.loss.detach().to(torch::kFloat64) / micro;
       }
-      grad_norm = torch::nn::utils::clip_grad_norm_(
-          flow.parameters(),
-          clip > 0 ? clip : std::numeric_limits<double>::infinity());
+      const auto norm = guarded_step(parameters, loss, clip, skipped);
       ++step_;
-      if (std::isfinite(loss) && std::isfinite(grad_norm)) {
-        optimizer_.step();
-      } else {
-        ++skipped_;
-        if (stop_on_nonfinite) {
-          save("checkpoint_nonfinite.pt");
-          log::write(log::Level::kError, "train",
-                     fmt::format("step {}: non-finite loss or gradient; "
-                                 "stopped, state in checkpoint_nonfinite.pt",
-                                 step_));
-          healthy = false;
-          break;
-        }
-        log::warn("train", "step {}: non-finite loss or gradient, skipped",
-                  step_);
-      }
+      seconds_ = seconds_before + seconds_since(start);
 
+      const bool row = step_ % log_every == 0 || step_ == steps;
+      const bool save_now =
+          checkpoint_every > 0 && step_ % checkpoint_every == 0;
+      if (!row && !save_now) continue;
+
+      // The figures of this step, read on the host.
       const auto lq = torch::cat(log_q);
       const auto s = torch::cat(action);
       ess = effective_sample_size(-s - lq);
       free_energy_q = (lq + s).mean().item<double>();
-      loss_value = loss;
-      seconds_ = seconds_before + seconds_since(start);
-      if (step_ % log_every == 0 || step_ == steps) {
+      loss_value = loss.item<double>();
+      grad_norm = norm.item<double>();
+      const int64_t skipped_before = skipped_;
+      skipped_ = skipped.item<int64_t>();
+      if (skipped_ > skipped_before) {
+        const auto where =
+            step_ - checked_step == 1
+                ? fmt::format("step {}", step_)
+                : fmt::format("steps {}-{}", checked_step + 1, step_);
+        if (stop_on_nonfinite) {
+          save("checkpoint_nonfinite.pt");
+          log::write(log::Level::kError, "train",
+                     fmt::format("{}: non-finite loss or gradient; "
+                                 "stopped, state in checkpoint_nonfinite.pt",
+                                 where));
+          healthy = false;
+          break;
+        }
+        const int64_t count = skipped_ - skipped_before;
+        if (count == 1) {
+          log::warn("train", "{}: non-finite loss or gradient, skipped",
+                    where);
+        } else {
+          log::warn("train",
+                    "{}: {} steps with a non-finite loss or gradient, "
+                    "skipped",
+                    where, count);
+        }
+      }
+      checked_step = step_;
+      if (row) {
         metrics.row(step_, loss_value, free_energy_q, ess, grad_norm,
                     seconds_, skipped_);
+        const double per_step = seconds_since(start) / (step_ - first_step);
+        const std::string status = fmt::format(
+            "step {}/{}  F_q {:.4f}  ess {:.3f}  {:.3f} s/step", step_, steps,
+            free_energy_q, ess, per_step);
+        if (terminal) {
+          const int width = 24;
+          const int filled = static_cast<int>(width * step_ / steps);
+          log::progress(fmt::format(
+              "[{}{}] {}  eta {}", std::string(filled, '#'),
+              std::string(width - filled, '.'), status,
+              duration_text(per_step * (steps - step_))));
+        } else if (step_ % plain_every == 0 || step_ == steps) {
+          log::info("train", "{}", status);
+        }
       }
-      const double per_step = seconds_since(start) / (step_ - first_step);
-      const std::string status = fmt::format(
-          "step {}/{}  F_q {:.4f}  ess {:.3f}  {:.3f} s/step", step_, steps,
-          free_energy_q, ess, per_step);
-      if (terminal) {
-        const int width = 24;
-        const int filled = static_cast<int>(width * step_ / steps);
-        log::progress(fmt::format(
-            "[{}{}] {}  eta {}", std::string(filled, '#'),
-            std::string(width - filled, '.'), status,
-            duration_text(per_step * (steps - step_))));
-      } else if (step_ % plain_every == 0 || step_ == steps) {
-        log::info("train", "{}", status);
-      }
-      if (checkpoint_every > 0 && step_ % checkpoint_every == 0) {
-        save_if_finite();
-      }
+      if (save_now) save_if_finite();
     }
+    // A run that ended between two reads (stop signal, time limit) reads
+    // its skipped steps once more.
+    skipped_ = skipped.item<int64_t>();
     log::progress_done();
     if (healthy) save_if_finite();
 
@@ -350,6 +377,45 @@ class Training {
   }
 
  private:
+  /// Clips the gradient (clip > 0), then applies the optimizer step only
+  /// if the loss and the gradient norm are finite, deciding on the device:
+  /// a non-finite step leaves the weights as they were, enters Adam's
+  /// moment averages as a zero gradient and adds one to `skipped`. Returns
+  /// the gradient norm before clipping (float64, on the device).
+  torch::Tensor guarded_step(const std::vector<torch::Tensor>& parameters,
+                             const torch::Tensor& loss, double clip,
+                             torch::Tensor& skipped) {
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> norms;
+    for (const auto& p : parameters) {
+      if (p.grad().defined()) {
+        norms.push_back(p.grad().norm().to(torch::kFloat64));
+      }
+    }
+    const auto norm = norms.empty() ? torch::zeros_like(loss)
+                                    : torch::stack(norms).norm();
+    const auto finite =
+        torch::isfinite(loss).logical_and(torch::isfinite(norm));
+    std::vector<torch::Tensor> before;
+    before.reserve(parameters.size());
+    for (const auto& p : parameters) {
+      before.push_back(p.detach().clone());
+      if (!p.grad().defined()) continue;
+      auto grad = p.grad();
+      if (clip > 0) {
+        grad.mul_((clip / (norm + 1e-6)).clamp_max(1.0).to(grad.dtype()));
+      }
+      grad.copy_(torch::where(finite, grad, torch::zeros_like(grad)));
+    }
+    optimizer_.step();
+    for (std::size_t i = 0; i < parameters.size(); ++i) {
+      auto p = parameters[i].detach();
+      p.copy_(torch::where(finite, p, before[i]));
+    }
+    skipped.add_(finite.logical_not().to(torch::kLong));
+    return norm;
+  }
+
   /// The last good checkpoint is never replaced by non-finite weights.
   void save_if_finite() {
     if (parameters_finite(*c_.flow)) {

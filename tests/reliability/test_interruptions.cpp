@@ -386,6 +386,26 @@ TEST_CASE(
     // Skipped steps never touch the parameters.
     CHECK(all_finite(load_checkpoint(dir)));
   }
+  {
+    // The host reads the count only at a metrics row or a checkpoint:
+    // every second step here.
+    const fs::path dir = temp.path() / "overflow_every_2";
+    const auto r = run_latflow(with_common(
+        {"run", file.string(), "--out", dir.string(), "train.steps=4",
+         "train.log_every=2", "train.checkpoint_every=2",
+         "action.m2=1e308",
+         "train.on_nonfinite=skip"}));
+    CAPTURE(r.err);
+    CHECK(r.status == 0);
+    CHECK(r.err.find("steps 3-4: 2 steps with a non-finite loss or "
+                     "gradient, skipped") != std::string::npos);
+    CHECK(latflow::test::json_number(read_text(dir / "summary.json"),
+                                     "skipped_steps") == 4);
+    const auto rows = metrics_rows(dir / "metrics.csv");
+    REQUIRE(rows.size() == 2);
+    CHECK(rows.back()[6] == "4");
+    CHECK(all_finite(load_checkpoint(dir)));
+  }
 
   // A flow whose log-scale may reach 100 trains 3 steps; resumed with a
   // learning rate of 1 it saturates, and exp(100) overflows in float32.
