@@ -59,4 +59,25 @@ void check_links(const torch::Tensor& theta, int64_t L, const char* action) {
                       std::string(c10::toString(theta.scalar_type())));
 }
 
+std::vector<std::shared_ptr<Observable>> gauge_observables(
+    int64_t L, const char* action) {
+  return {
+      make_observable("mean_plaquette",
+                      [L, action](const torch::Tensor& configs) {
+                        check_links(configs, L, action);
+                        return mean_plaquette(configs);
+                      }),
+      make_observable("topological_charge",
+                      [L, action](const torch::Tensor& configs) {
+                        check_links(configs, L, action);
+                        return topological_charge(configs);
+                      }),
+      make_observable("q2",
+                      [L, action](const torch::Tensor& configs) {
+                        check_links(configs, L, action);
+                        return topological_charge(configs).square();
+                      }),
+  };
+}
+
 }  // namespace latflow::u1

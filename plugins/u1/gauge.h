@@ -1,6 +1,10 @@
 #pragma once
 
+#include <latflow/observable.h>
 #include <torch/types.h>
+
+#include <memory>
+#include <vector>
 
 namespace latflow::u1 {
 
@@ -21,5 +25,10 @@ torch::Tensor topological_charge(const torch::Tensor& theta);
 
 /// Throws an InputError unless theta has shape (B, 2, L, L).
 void check_links(const torch::Tensor& theta, int64_t L, const char* action);
+
+/// The observables of every U(1) gauge action: mean_plaquette,
+/// topological_charge and q2, each checking the shape for `action`.
+std::vector<std::shared_ptr<Observable>> gauge_observables(
+    int64_t L, const char* action);
 
 }  // namespace latflow::u1

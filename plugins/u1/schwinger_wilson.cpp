@@ -132,33 +132,18 @@ class SchwingerWilsonAction final : public Action {
   std::vector<std::shared_ptr<Observable>> observables() const override {
     const int64_t L = L_;
     const FermionMatrix fermion = fermion_;
-    return {
-        make_observable("mean_plaquette",
-                        [L](const torch::Tensor& configs) {
-                          check_links(configs, L, kName);
-                          return mean_plaquette(configs);
-                        }),
-        make_observable("topological_charge",
-                        [L](const torch::Tensor& configs) {
-                          check_links(configs, L, kName);
-                          return topological_charge(configs);
-                        }),
-        make_observable("q2",
-                        [L](const torch::Tensor& configs) {
-                          check_links(configs, L, kName);
-                          return topological_charge(configs).square();
-                        }),
-        make_observable("chiral_condensate",
-                        [L, fermion](const torch::Tensor& configs) {
-                          check_links(configs, L, kName);
-                          return fermion.chiral_condensate(configs);
-                        }),
-        make_observable("det_sign",
-                        [L, fermion](const torch::Tensor& configs) {
-                          check_links(configs, L, kName);
-                          return fermion.det_sign(configs);
-                        }),
-    };
+    auto observables = gauge_observables(L, kName);
+    observables.push_back(make_observable(
+        "chiral_condensate", [L, fermion](const torch::Tensor& configs) {
+          check_links(configs, L, kName);
+          return fermion.chiral_condensate(configs);
+        }));
+    observables.push_back(make_observable(
+        "det_sign", [L, fermion](const torch::Tensor& configs) {
+          check_links(configs, L, kName);
+          return fermion.det_sign(configs);
+        }));
+    return observables;
   }
 
  private:

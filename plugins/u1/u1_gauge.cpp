@@ -35,24 +35,7 @@ class U1GaugeAction final : public Action {
   }
 
   std::vector<std::shared_ptr<Observable>> observables() const override {
-    const int64_t L = L_;
-    return {
-        make_observable("mean_plaquette",
-                        [L](const torch::Tensor& configs) {
-                          check_links(configs, L, kName);
-                          return mean_plaquette(configs);
-                        }),
-        make_observable("topological_charge",
-                        [L](const torch::Tensor& configs) {
-                          check_links(configs, L, kName);
-                          return topological_charge(configs);
-                        }),
-        make_observable("q2",
-                        [L](const torch::Tensor& configs) {
-                          check_links(configs, L, kName);
-                          return topological_charge(configs).square();
-                        }),
-    };
+    return gauge_observables(L_, kName);
   }
 
   /// F = -2V log(2 pi) - log sum_n I_n(beta)^V (flat measure).
