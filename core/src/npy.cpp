@@ -271,16 +271,23 @@ torch::Tensor read_npy(const std::filesystem::path& file) {
                       name);
 
   // Data: exactly the bytes the shape asks for.
-  int64_t count = 1;
+  // The product of the non-zero extents bounds the strides of the tensor,
+  // so it must fit even when a zero extent leaves no data at all.
+  int64_t span = 1;
+  bool empty = false;
   for (const auto extent : header.shape) {
+    if (extent == 0) {
+      empty = true;
+      continue;
+    }
     // Divided, never multiplied: extent * item_size may itself overflow.
     LATFLOW_CHECK_INPUT(
-        extent == 0 ||
-            count <= std::numeric_limits<int64_t>::max() / item_size / extent,
+        span <= std::numeric_limits<int64_t>::max() / item_size / extent,
         "{}: malformed .npy header: shape {} is too large", name,
         shape_text(header.shape));
-    count *= extent;
+    span *= extent;
   }
+  const int64_t count = empty ? 0 : span;
   const int64_t data_size = count * item_size;
   const int64_t available = file_size - data_offset;
   LATFLOW_CHECK_INPUT(available >= data_size,
