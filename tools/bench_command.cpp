@@ -4,6 +4,7 @@
 #include <latflow/experiment.h>
 #include <latflow/io.h>
 #include <latflow/json.h>
+#include <latflow/optimizer.h>
 #include <latflow/runner.h>
 #include <latflow/sweep.h>
 #include <latflow/timer.h>
@@ -45,9 +46,10 @@ int bench_child(const Experiment& exp, int64_t warmup, int64_t steps) {
   seed_everything(static_cast<uint64_t>(exp.experiment.get_int("seed")));
   const double rss_before = peak_rss_mb();
   Components c = build_components(exp, registry());
-  torch::optim::Adam optimizer(
-      c.flow->parameters(),
-      torch::optim::AdamOptions(exp.train.get_float("lr")));
+  FlowOptimizer optimizer(c.flow->parameters(), exp.train.get_float("lr"));
+  const double clip = exp.train.get_float("grad_clip");
+  const auto device = c.flow->parameters().front().device();
+  auto skipped = torch::zeros({}, torch::dtype(torch::kLong).device(device));
   const int64_t batch = exp.train.get_int("batch");
   const int64_t micro = exp.train.get_int("micro_batches");
   const double rss_built = peak_rss_mb();
@@ -60,12 +62,17 @@ int bench_child(const Experiment& exp, int64_t warmup, int64_t steps) {
     const auto start = std::chrono::steady_clock::now();
     timer.start();
     optimizer.zero_grad();
+    auto loss = torch::zeros({}, torch::dtype(torch::kFloat64).device(device));
     for (int64_t m = 0; m < micro; ++m) {
-      c.estimator->step(*c.flow, *c.action, exp.action_dtype(),
-                        batch / micro, 1.0 / micro, &timer);
+      const auto result =
+          c.estimator->step(*c.flow, *c.action, exp.action_dtype(),
+                            batch / micro, 1.0 / micro, &timer);
+      loss = loss + result.loss.to(torch::kFloat64) / micro;
     }
     timer.start();
-    optimizer.step();
+    // The step training takes: clipping, the finite guard and, for a
+    // half-width flow, the float32 master weights.
+    optimizer.step(loss, clip, skipped);
     timer.mark("optimizer");
     const double total = std::chrono::duration<double>(
                              std::chrono::steady_clock::now() - start)

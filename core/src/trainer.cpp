@@ -3,6 +3,7 @@
 #include <latflow/io.h>
 #include <latflow/json.h>
 #include <latflow/log.h>
+#include <latflow/optimizer.h>
 #include <latflow/runner.h>
 #include <latflow/stats.h>
 #include <latflow/version.h>
@@ -154,8 +155,7 @@ class Training {
       : exp_(exp),
         c_(c),
         dir_(std::move(dir)),
-        optimizer_(c.flow->parameters(),
-                   torch::optim::AdamOptions(exp.train.get_float("lr"))),
+        optimizer_(c.flow->parameters(), exp.train.get_float("lr")),
         signature_(model_signature(exp)) {}
 
   /// Saves flow, optimizer, step, counters and generator state, atomically
@@ -165,9 +165,7 @@ class Training {
     torch::serialize::OutputArchive flow_archive;
     c_.flow->save(flow_archive);
     archive.write("flow", flow_archive);
-    torch::serialize::OutputArchive optimizer_archive;
-    optimizer_.save(optimizer_archive);
-    archive.write("optimizer", optimizer_archive);
+    optimizer_.save(archive);
     archive.write("step", torch::tensor(step_));
     archive.write("skipped", torch::tensor(skipped_));
     archive.write("seconds", torch::tensor(seconds_, torch::kFloat64));
@@ -213,9 +211,7 @@ class Training {
       torch::serialize::InputArchive flow_archive;
       archive.read("flow", flow_archive);
       c_.flow->load(flow_archive);
-      torch::serialize::InputArchive optimizer_archive;
-      archive.read("optimizer", optimizer_archive);
-      optimizer_.load(optimizer_archive);
+      optimizer_.load(archive);
     } catch (const c10::Error&) {
       throw InputError(fmt::format(
           "{}: checkpoint does not fit the flow of the experiment",
@@ -259,8 +255,7 @@ class Training {
     const auto start = std::chrono::steady_clock::now();
     const double seconds_before = seconds_;
     const int64_t first_step = step_;
-    const auto parameters = flow.parameters();
-    const auto device = parameters.front().device();
+    const auto device = flow.parameters().front().device();
     const auto scalar = torch::TensorOptions().dtype(torch::kFloat64);
     // Counted on the device: the host reads it, with the step's figures,
     // only at a metrics row, a checkpoint or the end, so that a GPU is not
@@ -281,9 +276,7 @@ class Training {
         const double lr = base_lr * 0.5 *
                           (1 + std::cos(M_PI * static_cast<double>(step_) /
                                         static_cast<double>(steps)));
-        for (auto& group : optimizer_.param_groups()) {
-          static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
-        }
+        optimizer_.set_lr(lr);
       }
       optimizer_.zero_grad();
       std::vector<torch::Tensor> log_q, action;
@@ -295,7 +288,7 @@ class Training {
         action.push_back(result.action);
         loss = loss + result.loss.detach().to(torch::kFloat64) / micro;
       }
-      const auto norm = guarded_step(parameters, loss, clip, skipped);
+      const auto norm = optimizer_.step(loss, clip, skipped);
       ++step_;
       seconds_ = seconds_before + seconds_since(start);
 
@@ -377,45 +370,6 @@ class Training {
   }
 
  private:
-  /// Clips the gradient (clip > 0), then applies the optimizer step only
-  /// if the loss and the gradient norm are finite, deciding on the device:
-  /// a non-finite step leaves the weights as they were, enters Adam's
-  /// moment averages as a zero gradient and adds one to `skipped`. Returns
-  /// the gradient norm before clipping (float64, on the device).
-  torch::Tensor guarded_step(const std::vector<torch::Tensor>& parameters,
-                             const torch::Tensor& loss, double clip,
-                             torch::Tensor& skipped) {
-    torch::NoGradGuard no_grad;
-    std::vector<torch::Tensor> norms;
-    for (const auto& p : parameters) {
-      if (p.grad().defined()) {
-        norms.push_back(p.grad().norm().to(torch::kFloat64));
-      }
-    }
-    const auto norm = norms.empty() ? torch::zeros_like(loss)
-                                    : torch::stack(norms).norm();
-    const auto finite =
-        torch::isfinite(loss).logical_and(torch::isfinite(norm));
-    std::vector<torch::Tensor> before;
-    before.reserve(parameters.size());
-    for (const auto& p : parameters) {
-      before.push_back(p.detach().clone());
-      if (!p.grad().defined()) continue;
-      auto grad = p.grad();
-      if (clip > 0) {
-        grad.mul_((clip / (norm + 1e-6)).clamp_max(1.0).to(grad.dtype()));
-      }
-      grad.copy_(torch::where(finite, grad, torch::zeros_like(grad)));
-    }
-    optimizer_.step();
-    for (std::size_t i = 0; i < parameters.size(); ++i) {
-      auto p = parameters[i].detach();
-      p.copy_(torch::where(finite, p, before[i]));
-    }
-    skipped.add_(finite.logical_not().to(torch::kLong));
-    return norm;
-  }
-
   /// The last good checkpoint is never replaced by non-finite weights.
   void save_if_finite() {
     if (parameters_finite(*c_.flow)) {
@@ -429,7 +383,7 @@ class Training {
   const Experiment& exp_;
   Components& c_;
   fs::path dir_;
-  torch::optim::Adam optimizer_;
+  FlowOptimizer optimizer_;
   std::string signature_;
   int64_t step_ = 0;
   int64_t skipped_ = 0;

@@ -7,6 +7,7 @@ set_target_properties(latflow_test_bad_abi PROPERTIES PREFIX ""
 target_link_libraries(latflow_test_bad_abi PRIVATE latflow::core)
 
 latflow_add_test(test_core SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/test_optimizer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_params.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_registry.cpp
   ${CMAKE_CURRENT_LIST_DIR}/test_stats.cpp)
