@@ -75,8 +75,12 @@ class CouplingLayerImpl : public nn::Module {
 
   /// Log-scale s and shift t, (B, L0, L1) each, zero on frozen sites,
   /// computed from the frozen sites of x alone.
+  /// The network runs in the dtype of its weights; s and t come back in
+  /// the dtype of x.
   std::pair<torch::Tensor, torch::Tensor> scale_shift(const torch::Tensor& x) {
-    const auto raw = net_->forward((x * frozen_).unsqueeze(1));
+    const auto net_dtype = active_.scalar_type();
+    const auto raw = net_->forward((x * frozen_).to(net_dtype).unsqueeze(1))
+                         .to(x.scalar_type());
     auto s = scale_bound_ * torch::tanh(raw.select(1, 0)) * active_;
     auto t = shift_bound_ * torch::tanh(raw.select(1, 1)) * active_;
     return {std::move(s), std::move(t)};
@@ -98,8 +102,11 @@ TORCH_MODULE(CouplingLayer);
 /// frozen sites (as in arXiv 1904.12072). The prior is a standard normal
 /// per site.
 ///
-/// Configurations are (B, L0, L1) in the flow dtype on the flow's device;
-/// log-dets and log densities are (B) float64. The inverse is exact:
+/// Configurations are (B, L0, L1) on the flow's device, in the flow dtype
+/// or, for a 16-bit flow, in float32: the networks run in 16 bits and the
+/// field, the affine maps and log q keep float32's digits, so that the
+/// inverse finds the frozen sites the forward pass saw. Log-dets and log
+/// densities are (B) float64. The inverse is exact:
 /// phi = (phi' - t) * exp(-s), layers in reverse order.
 class AffineCouplingFlow final : public latflow::Flow {
  public:
@@ -108,24 +115,21 @@ class AffineCouplingFlow final : public latflow::Flow {
                      const latflow::BuildContext& context)
       : Flow(std::move(params)),
         shape_(std::move(shape)),
-        dtype_(context.flow_dtype),
+        dtype_(context.flow_dtype == torch::kBFloat16 ||
+                       context.flow_dtype == torch::kFloat16
+                   ? torch::kFloat32
+                   : context.flow_dtype),
         device_(context.device) {
     for (int64_t i = 0; i < layers; ++i) {
       layers_.push_back(register_module("coupling" + std::to_string(i),
                                         CouplingLayer(options, shape_, i % 2)));
     }
-    to(device_, dtype_);
+    to(device_, context.flow_dtype);
   }
 
   torch::Tensor sample_prior(int64_t n) override {
-    // Drawn in at least float32: the normal sampler of narrow types is
-    // not available everywhere.
-    const auto draw_dtype =
-        dtype_ == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
-    return torch::randn(
-               {n, shape_[0], shape_[1]},
-               torch::TensorOptions().dtype(draw_dtype).device(device_))
-        .to(dtype_);
+    return torch::randn({n, shape_[0], shape_[1]},
+                        torch::TensorOptions().dtype(dtype_).device(device_));
   }
 
   torch::Tensor prior_log_prob(const torch::Tensor& z) override {
@@ -173,13 +177,13 @@ class AffineCouplingFlow final : public latflow::Flow {
                   where, shape_[0], shape_[1], c10::str(configs.sizes()));
     LATFLOW_CHECK(configs.scalar_type() == dtype_,
                   "flow/affine_coupling {}: configurations must be {} (the "
-                  "flow dtype), got {}",
+                  "field dtype of this flow), got {}",
                   where, c10::toString(dtype_),
                   c10::toString(configs.scalar_type()));
   }
 
   std::vector<int64_t> shape_;
-  torch::Dtype dtype_;
+  torch::Dtype dtype_;  ///< of the field: float32 for a 16-bit flow
   torch::Device device_;
   std::vector<CouplingLayer> layers_;
 };

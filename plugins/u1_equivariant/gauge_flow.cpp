@@ -103,7 +103,8 @@ class GaugeFlow final : public Flow {
   }
 
   torch::Tensor sample_prior(int64_t n) override {
-    const auto options = parameter_options();
+    const auto options = parameter_options().dtype(
+        working_dtype(parameter_options().dtype().toScalarType()));
     return wrap_angle(
         kTwoPi *
         torch::rand({n, 2, options_.extent0, options_.extent1}, options));
@@ -206,7 +207,7 @@ class GaugeFlow final : public Flow {
           log_det + torch::where(mask.active, local, torch::zeros_like(local))
                         .sum({1, 2});
     }
-    return {theta.to(flow_dtype), log_det};
+    return {theta, log_det};
   }
 
   GaugeFlowOptions options_;

@@ -46,9 +46,10 @@ struct GaugeFlowOptions {
 /// Configurations are link angles (B, 2, L0, L1) in [0, 2 pi), axis mu of
 /// the tensor being lattice direction mu. Conditioner parameters and
 /// activations use the flow dtype; link angles and circle maps use it too,
-/// except for 16-bit flow dtypes, where they are float32 inside the flow
-/// (2 pi is known to 2e-3 in bfloat16) and configurations are rounded to
-/// the flow dtype on the way out. Log-dets are float64.
+/// except for 16-bit flow dtypes, where they are float32 (2 pi is known to
+/// 2e-3 in bfloat16): prior samples and configurations are then float32,
+/// so that log q belongs to the configuration handed out and the inverse
+/// finds the plaquettes the forward pass saw. Log-dets are float64.
 std::shared_ptr<Flow> make_gauge_flow(Params params,
                                       const GaugeFlowOptions& options,
                                       const BuildContext& context);

@@ -252,11 +252,13 @@ TEST_CASE("inverse(forward(U)) = U in float64 for every mask and map") {
 TEST_CASE("inverse(forward(U)) = U in float32 and bfloat16") {
   // Stated tolerances. float32: 1e-4 rad and 1e-3 in the log-det (a sum of
   // V / 4 terms per layer, each good to ~1e-6); measured 7e-6 and 3e-5.
-  // bfloat16: configurations are rounded to steps of 2^-6 rad near 2 pi on
-  // the way out, and the conditioners see cos and sin to 3 digits, so the
-  // inverse starts from other plaquettes than the forward pass ended with:
-  // 90% of links back within 0.1 rad and all within 0.5 (measured 0.03 and
-  // 0.13), log-dets cancelling to 2 (measured 0.9 of about 8).
+  // bfloat16: conditioners in bfloat16 on float32 link angles, so the
+  // inverse starts from the plaquettes the forward pass ended with, up to
+  // float32 round-off; that round-off may still tip a rounding of the
+  // conditioner's 16-bit input at a few sites, which the splines pass on.
+  // 99% of links back within 0.01 rad, all within 0.05, log-dets
+  // cancelling to 0.1; measured at most 1.7e-3, 9e-3 and 0.042 (with
+  // 16-bit configurations: 0.03, 0.13 and 0.9).
   for (const auto& [masks, map] : kVariants) {
     CAPTURE(masks);
     CAPTURE(map);
@@ -269,8 +271,9 @@ TEST_CASE("inverse(forward(U)) = U in float32 and bfloat16") {
       const auto z = flow.sample_prior(16);
       const auto fwd = flow.forward(z);
       const auto inv = flow.inverse(fwd.x);
-      CHECK(dtype_name(fwd.x.scalar_type()) == dtype_name(dtype));
-      CHECK(dtype_name(inv.x.scalar_type()) == dtype_name(dtype));
+      for (const auto& t : {z, fwd.x, inv.x}) {
+        CHECK(dtype_name(t.scalar_type()) == dtype_name(torch::kFloat32));
+      }
       CHECK(dtype_name(fwd.log_det.scalar_type()) ==
             dtype_name(torch::kFloat64));
       for (const auto& t : {fwd.x, inv.x}) {
@@ -288,9 +291,14 @@ TEST_CASE("inverse(forward(U)) = U in float32 and bfloat16") {
         const auto d = torch::remainder(
             inv.x.to(torch::kFloat64) - z.to(torch::kFloat64), kTwoPi);
         const auto dist = torch::minimum(d, kTwoPi - d).flatten();
-        CHECK(torch::quantile(dist, 0.9).item<double>() < 0.1);
-        CHECK(dist.max().item<double>() < 0.5);
-        CHECK(max_abs(fwd.log_det + inv.log_det) < 2.0);
+        const double q99 = torch::quantile(dist, 0.99).item<double>();
+        const double worst = dist.max().item<double>();
+        const double log_det = max_abs(fwd.log_det + inv.log_det);
+        MESSAGE("bfloat16 round trip: 99% of links within " << q99
+                << " rad, all within " << worst << ", log-det " << log_det);
+        CHECK(q99 < 0.01);
+        CHECK(worst < 0.05);
+        CHECK(log_det < 0.1);
       }
     }
   }

@@ -390,7 +390,7 @@ TEST_SUITE("affine_coupling") {
     }
   }
 
-  TEST_CASE("bfloat16 runs and stays finite") {
+  TEST_CASE("bfloat16 networks on float32 fields") {
     torch::manual_seed(5);
     const auto action = make_phi4({{"L", int64_t{6}}});
     const auto flow = make_coupling(*action, torch::kBFloat16, {});
@@ -399,21 +399,25 @@ TEST_SUITE("affine_coupling") {
       CHECK(dtype_name(p.scalar_type()) == dtype_name(torch::kBFloat16));
     }
     torch::NoGradGuard no_grad;
-    const auto z = flow->sample_prior(16);
-    REQUIRE(dtype_name(z.scalar_type()) == dtype_name(torch::kBFloat16));
+    const auto z = flow->sample_prior(64);
+    REQUIRE(dtype_name(z.scalar_type()) == dtype_name(torch::kFloat32));
     const auto forward = flow->forward(z);
     const auto back = flow->inverse(forward.x);
-    CHECK(dtype_name(forward.x.scalar_type()) == dtype_name(torch::kBFloat16));
+    CHECK(dtype_name(forward.x.scalar_type()) == dtype_name(torch::kFloat32));
     CHECK(dtype_name(forward.log_det.scalar_type()) ==
           dtype_name(torch::kFloat64));
     CHECK(torch::isfinite(forward.x).all().item<bool>());
     CHECK(torch::isfinite(forward.log_det).all().item<bool>());
-    CHECK(torch::isfinite(back.x).all().item<bool>());
-    // bfloat16 keeps 8 bits: for values up to about 4, a round trip
-    // through 8 layers stays within a few units of 4 * 2^-8 = 0.016
-    // (0.05 is typical).
-    CHECK(max_abs(back.x.to(torch::kFloat64) - z.to(torch::kFloat64)) < 0.25);
-    CHECK(max_abs(back.log_det + forward.log_det) < 0.1);
+    const double field_error =
+        max_abs(back.x.to(torch::kFloat64) - z.to(torch::kFloat64));
+    const double log_det_error = max_abs(back.log_det + forward.log_det);
+    MESSAGE("bfloat16 round trip: field " << field_error << ", log-det "
+                                          << log_det_error);
+    // The frozen sites come back to float32 round-off, so the networks
+    // see the same 16-bit inputs and the round trip is float32's: stated
+    // 1e-5, measured 7e-7 and 0.
+    CHECK(field_error < 1e-5);
+    CHECK(log_det_error < 1e-5);
   }
 
   TEST_CASE("the log-det equals the brute-force Jacobian") {

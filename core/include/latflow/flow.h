@@ -22,13 +22,16 @@ struct FlowOutput {
 /// (z, log|det df^-1/dphi|), so inverse(forward(z)) = z and the log-dets
 /// cancel. Parameters and activations use the flow dtype of the
 /// BuildContext; log-dets and log densities accumulate in float64.
+/// Configurations use the flow's field dtype: the flow dtype, or float32
+/// for a 16-bit flow (networks in 16 bits, fields and maps in float32, so
+/// that log q belongs to the configuration handed out).
 class BOOST_SYMBOL_VISIBLE Flow : public Component, public torch::nn::Module {
  public:
   using Component::Component;
   static constexpr const char* kKind = "flow";
   std::string kind() const override { return kKind; }
 
-  /// n prior samples (n, field shape...) in the flow dtype on its device.
+  /// n prior samples (n, field shape...) in the field dtype on its device.
   virtual torch::Tensor sample_prior(int64_t n) = 0;
   /// log density of the prior, (B) float64.
   virtual torch::Tensor prior_log_prob(const torch::Tensor& z) = 0;
@@ -39,7 +42,7 @@ class BOOST_SYMBOL_VISIBLE Flow : public Component, public torch::nn::Module {
 /// Samples from a flow with their model log density.
 struct FlowSample {
   torch::Tensor z;
-  torch::Tensor x;      ///< configurations, flow dtype
+  torch::Tensor x;      ///< configurations, field dtype
   torch::Tensor log_q;  ///< (B) float64
 };
 
