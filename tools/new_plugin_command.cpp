@@ -151,34 +151,31 @@ constexpr double kLogTwoPi = 1.837877066409345483560659472811235279723;
 /// phi = exp(s) * z + t with one learnable s and t per site, and a
 /// standard normal prior per site (a diagonal Gaussian).
 ///
-/// Configurations are (B, field shape...) in the flow dtype on the flow's
-/// device; log-dets and log densities are (B) float64, summed in float64.
-/// inverse(forward(z)) = z and the two log-dets cancel.
+/// Parameters are in the flow dtype; configurations are (B, field
+/// shape...) in the field dtype (latflow::field_dtype: float32 for a
+/// 16-bit flow) on the flow's device; log-dets and log densities are (B)
+/// float64, summed in float64. inverse(forward(z)) = z and the two
+/// log-dets cancel.
 class @CLASS@ final : public latflow::Flow {
  public:
   @CLASS@(latflow::Params params, std::vector<int64_t> shape,
           const latflow::BuildContext& context)
       : Flow(std::move(params)),
         shape_(std::move(shape)),
-        dtype_(context.flow_dtype),
+        dtype_(latflow::field_dtype(context.flow_dtype)),
         device_(context.device) {
     const double init_scale = this->params().get_float("init_scale");
     log_scale_ = register_parameter(
         "log_scale", torch::full(shape_, std::log(init_scale)));
     shift_ = register_parameter("shift", torch::zeros(shape_));
-    to(device_, dtype_);
+    to(device_, context.flow_dtype);
   }
 
   torch::Tensor sample_prior(int64_t n) override {
     std::vector<int64_t> size{n};
     size.insert(size.end(), shape_.begin(), shape_.end());
-    // Drawn in at least float32: the normal sampler of narrow types is not
-    // available everywhere.
-    const auto draw = dtype_ == torch::kFloat64 ? torch::kFloat64
-                                                : torch::kFloat32;
     return torch::randn(size,
-                        torch::TensorOptions().dtype(draw).device(device_))
-        .to(dtype_);
+                        torch::TensorOptions().dtype(dtype_).device(device_));
   }
 
   torch::Tensor prior_log_prob(const torch::Tensor& z) override {
@@ -212,7 +209,7 @@ class @CLASS@ final : public latflow::Flow {
   }
 
   std::vector<int64_t> shape_;
-  torch::Dtype dtype_;
+  torch::Dtype dtype_;  ///< of the field
   torch::Device device_;
   torch::Tensor log_scale_;
   torch::Tensor shift_;
@@ -317,7 +314,7 @@ namespace {
 
 /// Independent samples from a trained flow with their importance weights
 /// log w = -S - log q, handed to the sink in chunks of `chunk`; to be
-/// replaced by your own sampler. Configurations are in the flow dtype;
+/// replaced by your own sampler. Configurations are in the field dtype;
 /// log q, S and log w are (B) float64.
 class @CLASS@ final : public latflow::Sampler {
  public:

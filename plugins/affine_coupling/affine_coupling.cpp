@@ -115,10 +115,7 @@ class AffineCouplingFlow final : public latflow::Flow {
                      const latflow::BuildContext& context)
       : Flow(std::move(params)),
         shape_(std::move(shape)),
-        dtype_(context.flow_dtype == torch::kBFloat16 ||
-                       context.flow_dtype == torch::kFloat16
-                   ? torch::kFloat32
-                   : context.flow_dtype),
+        dtype_(latflow::field_dtype(context.flow_dtype)),
         device_(context.device) {
     for (int64_t i = 0; i < layers; ++i) {
       layers_.push_back(register_module("coupling" + std::to_string(i),

@@ -17,12 +17,6 @@ namespace {
 // is close to it.
 constexpr double kLastLayerInitScale = 1e-2;
 
-torch::Dtype working_dtype(torch::Dtype flow_dtype) {
-  return flow_dtype == torch::kBFloat16 || flow_dtype == torch::kFloat16
-             ? torch::kFloat32
-             : flow_dtype;
-}
-
 // P(x) = theta_0(x) + theta_1(x + e0) - theta_0(x + e1) - theta_1(x),
 // (B, 2, L0, L1) -> (B, L0, L1) in [0, 2 pi).
 torch::Tensor plaquette(const torch::Tensor& theta) {
@@ -104,7 +98,7 @@ class GaugeFlow final : public Flow {
 
   torch::Tensor sample_prior(int64_t n) override {
     const auto options = parameter_options().dtype(
-        working_dtype(parameter_options().dtype().toScalarType()));
+        field_dtype(parameter_options().dtype().toScalarType()));
     return wrap_angle(
         kTwoPi *
         torch::rand({n, 2, options_.extent0, options_.extent1}, options));
@@ -181,7 +175,7 @@ class GaugeFlow final : public Flow {
   FlowOutput run(const torch::Tensor& input, bool invert, const char* what) {
     check_shape(input, what);
     const auto flow_dtype = parameter_options().dtype().toScalarType();
-    const auto work = parameter_options().dtype(working_dtype(flow_dtype));
+    const auto work = parameter_options().dtype(field_dtype(flow_dtype));
 
     auto theta = wrap_angle(input.to(work));
     auto log_det = torch::zeros({input.size(0)}, work.dtype(torch::kFloat64));

@@ -39,6 +39,15 @@ class BOOST_SYMBOL_VISIBLE Flow : public Component, public torch::nn::Module {
   virtual FlowOutput inverse(const torch::Tensor& x) = 0;
 };
 
+/// The dtype of a flow's fields for a given flow dtype: float32 for the
+/// 16-bit dtypes (their networks run in 16 bits on float32 fields), the
+/// flow dtype otherwise.
+inline torch::Dtype field_dtype(torch::Dtype flow_dtype) {
+  return flow_dtype == torch::kBFloat16 || flow_dtype == torch::kFloat16
+             ? torch::kFloat32
+             : flow_dtype;
+}
+
 /// Samples from a flow with their model log density.
 struct FlowSample {
   torch::Tensor z;
