@@ -1,6 +1,6 @@
 // Training interrupted and resumed: SIGKILL at random moments, SIGINT and
 // SIGTERM, a run killed before its first checkpoint, resumption bit for bit
-// in float64, and non-finite steps skipped or stopped.
+// in float64 and bfloat16, and non-finite steps skipped or stopped.
 
 #include <torch/torch.h>
 
@@ -326,39 +326,44 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("resumption is exact: 50 + 50 steps equal 100 in float64") {
-  latflow::test::TempDir temp;
-  const auto file = temp.write("interrupted.toml", kExperiment);
-  const fs::path whole = temp.path() / "whole";
-  const fs::path halves = temp.path() / "halves";
-  REQUIRE(
-      run_latflow(with_common({"run", file.string(), "--out", whole.string(),
-                               "train.steps=100", "train.checkpoint_every=50"}))
-          .status == 0);
-  REQUIRE(
-      run_latflow(with_common({"run", file.string(), "--out", halves.string(),
-                               "train.steps=50", "train.checkpoint_every=50"}))
-          .status == 0);
-  REQUIRE(run_latflow(with_common({"run", "--resume", halves.string(),
-                                   "train.steps=100"}))
-              .status == 0);
+TEST_CASE("resumption is exact: 50 + 50 steps equal 100") {
+  // bfloat16 too: the float32 master weights travel in the checkpoint.
+  for (const std::string precision : {"float64", "bfloat16"}) {
+    CAPTURE(precision);
+    latflow::test::TempDir temp;
+    const auto file = temp.write("interrupted.toml", kExperiment);
+    const fs::path whole = temp.path() / "whole";
+    const fs::path halves = temp.path() / "halves";
+    const auto flow = "precision.flow=" + precision;
+    REQUIRE(run_latflow(with_common({"run", file.string(), "--out",
+                                     whole.string(), flow, "train.steps=100",
+                                     "train.checkpoint_every=50"}))
+                .status == 0);
+    REQUIRE(run_latflow(with_common({"run", file.string(), "--out",
+                                     halves.string(), flow, "train.steps=50",
+                                     "train.checkpoint_every=50"}))
+                .status == 0);
+    REQUIRE(run_latflow(with_common({"run", "--resume", halves.string(),
+                                     "train.steps=100"}))
+                .status == 0);
 
-  // Full precision: each number is written in its shortest exact form.
-  const auto rows = rows_without_time(whole);
-  CHECK(rows.size() == 100);
-  CHECK(rows == rows_without_time(halves));
-  const auto a = load_checkpoint(whole);
-  const auto b = load_checkpoint(halves);
-  CHECK(a.step == 100);
-  CHECK(b.step == 100);
-  CHECK(same_parameters(a, b));
-  const auto summary_a = read_text(whole / "summary.json");
-  const auto summary_b = read_text(halves / "summary.json");
-  for (const auto* key :
-       {"ess", "free_energy_nis.mean", "free_energy_q.mean", "final_loss"}) {
-    CAPTURE(key);
-    CHECK(latflow::test::json_number(summary_a, key) ==
-          latflow::test::json_number(summary_b, key));
+    // Full precision: each number is written in its shortest exact form.
+    const auto rows = rows_without_time(whole);
+    CHECK(rows.size() == 100);
+    CHECK(rows == rows_without_time(halves));
+    const auto a = load_checkpoint(whole);
+    const auto b = load_checkpoint(halves);
+    CHECK(a.step == 100);
+    CHECK(b.step == 100);
+    CHECK(same_parameters(a, b));
+    const auto summary_a = read_text(whole / "summary.json");
+    const auto summary_b = read_text(halves / "summary.json");
+    for (const auto* key : {"ess", "free_energy_nis.mean",
+                            "free_energy_q.mean", "final_loss"}) {
+      CAPTURE(key);
+      CHECK(latflow::test::json_number(summary_a, key) ==
+            latflow::test::json_number(summary_b, key));
+    }
   }
 }
 
