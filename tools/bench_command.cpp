@@ -188,37 +188,8 @@ int command_bench(const std::vector<std::string>& args) {
 
   // Combinations: the sweep's points (or the experiment alone), each with
   // every estimator unless the sweep sets the estimator itself.
-  auto points = expand_sweep(read_file(file), file);
-  // An override of a swept key selects the points with that value (or,
-  // for a value not in the list, replaces the swept one everywhere); the
-  // point's own override would otherwise replace it.
-  for (const auto& item : overrides) {
-    const auto eq = item.find('=');
-    if (eq == std::string::npos) continue;
-    const std::string key = item.substr(0, eq);
-    std::string value = item.substr(eq + 1);
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
-      value = value.substr(1, value.size() - 2);
-    }
-    const auto other = [&](const SweepPoint& point) {
-      for (const auto& [swept, text] : point.values) {
-        if (swept == key) return text != value;
-      }
-      return false;
-    };
-    if (!std::all_of(points.begin(), points.end(), other)) {
-      points.erase(std::remove_if(points.begin(), points.end(), other),
-                   points.end());
-    }
-    for (auto& point : points) {
-      auto& own = point.overrides;
-      own.erase(std::remove_if(own.begin(), own.end(),
-                               [&](const std::string& o) {
-                                 return o.rfind(key + "=", 0) == 0;
-                               }),
-                own.end());
-    }
-  }
+  auto points = select_sweep_points(expand_sweep(read_file(file), file),
+                                     overrides, file);
   if (points.empty()) points.push_back(SweepPoint{"base", {}, {}});
   std::vector<std::string> estimator_list;
   {
@@ -226,6 +197,32 @@ int command_bench(const std::vector<std::string>& args) {
     std::string item;
     while (std::getline(list, item, ',')) {
       if (!item.empty()) estimator_list.push_back(item);
+    }
+  }
+  if (estimator_list.empty()) {
+    throw InputError(fmt::format(
+        "--estimators '{}': expected a comma-separated list of estimators, "
+        "as reinforce,reparam",
+        estimators));
+  }
+  // A sweep over estimator.type keeps the points of the listed estimators.
+  if (vm.count("estimators")) {
+    points.erase(
+        std::remove_if(points.begin(), points.end(),
+                       [&](const SweepPoint& point) {
+                         for (const auto& [key, value] : point.values) {
+                           if (key != "estimator.type") continue;
+                           return std::find(estimator_list.begin(),
+                                            estimator_list.end(),
+                                            value) == estimator_list.end();
+                         }
+                         return false;
+                       }),
+        points.end());
+    if (points.empty()) {
+      throw InputError(fmt::format(
+          "--estimators {}: none of them is in the sweep of {}", estimators,
+          file.string()));
     }
   }
   struct Combination {

@@ -62,7 +62,9 @@ int command_run(const std::vector<std::string>& args) {
                                  jobs));
   }
   if (run.resume.empty() && vm.count("no-sweep") == 0) {
-    const auto points = expand_sweep(read_file(run.file), run.file);
+    const auto points = select_sweep_points(
+        expand_sweep(read_file(run.file), run.file), run.overrides,
+        run.file);
     if (!points.empty()) {
       if (vm.count("dry-run")) {
         for (const auto& point : points) {

@@ -78,7 +78,9 @@ std::string tau_text(const Row& row) {
 
 std::string exact_text(const Row& row) {
   if (!row.exact) return "";
-  const double pull = row.error > 0 ? (row.mean - *row.exact) / row.error : 0.0;
+  // No pull without an error: two samples of one state give error 0.
+  if (!(row.error > 0)) return fmt::format("{:.6f} (- sigma)", *row.exact);
+  const double pull = (row.mean - *row.exact) / row.error;
   return fmt::format("{:.6f} ({:+.1f} sigma)", *row.exact, pull);
 }
 

@@ -97,7 +97,7 @@ void load_checkpoint_flow(const std::filesystem::path& file, Flow& flow) {
   try {
     archive.load_from(file.string(), device);
     archive.read("flow", flow_archive);
-  } catch (const c10::Error&) {
+  } catch (const std::exception&) {
     throw InputError(fmt::format(
         "{}: not a readable latflow checkpoint (truncated or of another "
         "program)",
@@ -109,7 +109,7 @@ void load_checkpoint_flow(const std::filesystem::path& file, Flow& flow) {
   try {
     why = mismatch(flow_archive, flow, "");
     if (why.empty()) flow.load(flow_archive);
-  } catch (const c10::Error&) {
+  } catch (const std::exception&) {
     why = "it cannot be read into the flow";
   }
   if (why.empty() && tensor_layout(flow) != layout) {

@@ -54,7 +54,7 @@ Schema train_schema() {
   s.add_int("micro_batches", 1,
             "gradient accumulation: the batch is split into this many parts")
       .at_least(1);
-  s.add_float("lr", 1e-3, "Adam learning rate").above(0);
+  s.add_float("lr", 1e-3, "Adam learning rate").above(0).at_most(10);
   s.add_choice("lr_schedule", "constant", {"constant", "cosine"},
                "learning rate over the steps: constant, or cosine decay "
                "to zero at [train] steps");

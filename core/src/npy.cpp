@@ -48,6 +48,22 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return text + ")";
 }
 
+/// Header text as it may appear in a one-line message: control and
+/// non-ASCII bytes as \xNN, cut to `limit` characters.
+std::string printable(const std::string& text, size_t limit = 120) {
+  std::string out;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte >= 0x7f) {
+      out += fmt::format("\\x{:02x}", byte);
+    } else {
+      out += c;
+    }
+    if (out.size() >= limit) return out.substr(0, limit) + "...";
+  }
+  return out;
+}
+
 struct Header {
   std::string descr;
   bool fortran_order = false;
@@ -86,7 +102,7 @@ class HeaderParser {
         header.shape = parse_shape();
         has_shape = true;
       } else {
-        fail("unexpected key '" + key + "'");
+        fail("unexpected key '" + printable(key) + "'");
       }
       skip_space();
       if (peek() == ',') {
@@ -105,7 +121,7 @@ class HeaderParser {
   [[noreturn]] void fail(const std::string& what) const {
     throw InputError(
         fmt::format("{}: malformed .npy header: {} at character {} of \"{}\"",
-                    file_.string(), what, pos_, trimmed()));
+                    file_.string(), what, pos_, printable(trimmed())));
   }
 
   [[noreturn]] void fail_dtype(const std::string& what) const {
@@ -258,12 +274,12 @@ torch::Tensor read_npy(const std::filesystem::path& file) {
     throw InputError(fmt::format(
         "{}: big-endian byte order ('{}') is not supported: expected "
         "little-endian float32 ('<f4') or float64 ('<f8')",
-        name, header.descr));
+        name, printable(header.descr)));
   } else {
     throw InputError(fmt::format(
         "{}: unsupported dtype '{}': expected float32 ('<f4') or float64 "
         "('<f8')",
-        name, header.descr));
+        name, printable(header.descr)));
   }
   LATFLOW_CHECK_INPUT(!header.fortran_order,
                       "{}: Fortran-ordered data is not supported: expected "
@@ -284,7 +300,7 @@ torch::Tensor read_npy(const std::filesystem::path& file) {
     LATFLOW_CHECK_INPUT(
         span <= std::numeric_limits<int64_t>::max() / item_size / extent,
         "{}: malformed .npy header: shape {} is too large", name,
-        shape_text(header.shape));
+        printable(shape_text(header.shape)));
     span *= extent;
   }
   const int64_t count = empty ? 0 : span;
@@ -293,13 +309,14 @@ torch::Tensor read_npy(const std::filesystem::path& file) {
   LATFLOW_CHECK_INPUT(available >= data_size,
                       "{}: truncated data: shape {} of '{}' needs {} bytes, "
                       "the file has {}",
-                      name, shape_text(header.shape), header.descr, data_size,
-                      available);
+                      name, printable(shape_text(header.shape)), header.descr,
+                      data_size, available);
   LATFLOW_CHECK_INPUT(available == data_size,
                       "{}: {} unexpected bytes after the data: shape {} of "
                       "'{}' takes {} bytes",
-                      name, available - data_size, shape_text(header.shape),
-                      header.descr, data_size);
+                      name, available - data_size,
+                      printable(shape_text(header.shape)), header.descr,
+                      data_size);
   auto tensor = torch::empty(header.shape, torch::dtype(dtype));
   in.read(static_cast<char*>(tensor.data_ptr()), data_size);
   LATFLOW_CHECK_INPUT(in.gcount() == data_size,

@@ -89,6 +89,13 @@ torch::Tensor FlowOptimizer::step(const torch::Tensor& loss, double clip,
   return norm;
 }
 
+bool FlowOptimizer::finite() const {
+  for (const auto& m : masters_) {
+    if (!torch::isfinite(m).all().item<bool>()) return false;
+  }
+  return true;
+}
+
 void FlowOptimizer::save(torch::serialize::OutputArchive& checkpoint) {
   torch::serialize::OutputArchive adam_archive;
   adam_.save(adam_archive);

@@ -253,7 +253,6 @@ void write_sweep_summary(const fs::path& dir,
   for (const auto& [key, value] : points.front().values) {
     columns.push_back(key);
   }
-  const size_t fixed = columns.size();
   std::vector<std::map<std::string, std::string>> rows;
   for (const auto& point : points) {
     std::map<std::string, std::string> row;
@@ -265,7 +264,7 @@ void write_sweep_summary(const fs::path& dir,
       try {
         for (const auto& [key, value] :
              Json::parse(read_file(file), file.string()).flatten()) {
-          if (std::find(columns.begin() + fixed, columns.end(), key) ==
+          if (std::find(columns.begin(), columns.end(), key) ==
               columns.end()) {
             columns.push_back(key);
           }
@@ -297,6 +296,48 @@ void write_sweep_summary(const fs::path& dir,
     out += "\n";
   }
   write_file_atomic(dir / "summary.csv", out);
+}
+
+std::vector<SweepPoint> select_sweep_points(
+    std::vector<SweepPoint> points, const std::vector<std::string>& overrides,
+    const fs::path& file) {
+  for (const auto& item : overrides) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = item.substr(0, eq);
+    std::string value = item.substr(eq + 1);
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+      value = value.substr(1, value.size() - 2);
+    }
+    std::vector<std::string> swept_values;
+    for (const auto& point : points) {
+      for (const auto& [swept, text] : point.values) {
+        if (swept == key &&
+            std::find(swept_values.begin(), swept_values.end(), text) ==
+                swept_values.end()) {
+          swept_values.push_back(text);
+        }
+      }
+    }
+    if (swept_values.empty()) continue;
+    if (std::find(swept_values.begin(), swept_values.end(), value) ==
+        swept_values.end()) {
+      throw InputError(fmt::format(
+          "{}: {} is swept over {} in {}; expected one of those values, "
+          "or --no-sweep to run the experiment alone",
+          item, key, fmt::join(swept_values, ", "), file.string()));
+    }
+    points.erase(std::remove_if(points.begin(), points.end(),
+                                [&](const SweepPoint& point) {
+                                  for (const auto& [swept, text] :
+                                       point.values) {
+                                    if (swept == key) return text != value;
+                                  }
+                                  return false;
+                                }),
+                 points.end());
+  }
+  return points;
 }
 
 int run_sweep(const RunOptions& options, const std::vector<SweepPoint>& points,

@@ -169,6 +169,10 @@ class Training {
     archive.write("step", torch::tensor(step_));
     archive.write("skipped", torch::tensor(skipped_));
     archive.write("seconds", torch::tensor(seconds_, torch::kFloat64));
+    archive.write("last_figures",
+                  torch::tensor({last_.ess, last_.free_energy_q, last_.loss,
+                                 last_.grad_norm},
+                                torch::kFloat64));
     archive.write("rng_cpu", torch::globalContext()
                                  .defaultGenerator(torch::kCPU)
                                  .get_state());
@@ -195,7 +199,7 @@ class Training {
       archive.read("skipped", skipped);
       archive.read("seconds", seconds);
       archive.read("rng_cpu", rng);
-    } catch (const c10::Error&) {
+    } catch (const std::exception&) {
       throw InputError(fmt::format(
           "{}: not a readable latflow checkpoint (truncated or of another "
           "program)",
@@ -212,14 +216,26 @@ class Training {
       archive.read("flow", flow_archive);
       c_.flow->load(flow_archive);
       optimizer_.load(archive);
-    } catch (const c10::Error&) {
+    } catch (const std::exception&) {
       throw InputError(fmt::format(
           "{}: checkpoint does not fit the flow of the experiment",
+          file.string()));
+    }
+    if (!parameters_finite(*c_.flow) || !optimizer_.finite()) {
+      throw InputError(fmt::format(
+          "{}: checkpoint holds non-finite weights; resume from a copy of "
+          "the run made before they appeared",
           file.string()));
     }
     step_ = step.item<int64_t>();
     skipped_ = skipped.item<int64_t>();
     seconds_ = seconds.item<double>();
+    torch::Tensor last;
+    if (archive.try_read("last_figures", last) && last.numel() == 4) {
+      last = last.to(torch::kFloat64).contiguous();
+      const double* v = last.data_ptr<double>();
+      last_ = {v[0], v[1], v[2], v[3]};
+    }
     // A copy shares the generator implementation; set_state is not const.
     at::Generator generator =
         torch::globalContext().defaultGenerator(torch::kCPU);
@@ -263,7 +279,6 @@ class Training {
     auto skipped = torch::full({}, skipped_, scalar.dtype(torch::kLong))
                        .to(device);
     int64_t checked_step = step_;
-    double ess = 0, free_energy_q = 0, loss_value = 0, grad_norm = 0;
     bool healthy = true;
     while (step_ < steps) {
       if (stop_requested() != 0) break;
@@ -300,10 +315,10 @@ class Training {
       // The figures of this step, read on the host.
       const auto lq = torch::cat(log_q);
       const auto s = torch::cat(action);
-      ess = effective_sample_size(-s - lq);
-      free_energy_q = (lq + s).mean().item<double>();
-      loss_value = loss.item<double>();
-      grad_norm = norm.item<double>();
+      last_.ess = effective_sample_size(-s - lq);
+      last_.free_energy_q = (lq + s).mean().item<double>();
+      last_.loss = loss.item<double>();
+      last_.grad_norm = norm.item<double>();
       const int64_t skipped_before = skipped_;
       skipped_ = skipped.item<int64_t>();
       if (skipped_ > skipped_before) {
@@ -333,12 +348,12 @@ class Training {
       }
       checked_step = step_;
       if (row) {
-        metrics.row(step_, loss_value, free_energy_q, ess, grad_norm,
-                    seconds_, skipped_);
+        metrics.row(step_, last_.loss, last_.free_energy_q, last_.ess,
+                    last_.grad_norm, seconds_, skipped_);
         const double per_step = seconds_since(start) / (step_ - first_step);
         const std::string status = fmt::format(
             "step {}/{}  F_q {:.4f}  ess {:.3f}  {:.3f} s/step", step_, steps,
-            free_energy_q, ess, per_step);
+            last_.free_energy_q, last_.ess, per_step);
         if (terminal) {
           const int width = 24;
           const int filled = static_cast<int>(width * step_ / steps);
@@ -362,10 +377,10 @@ class Training {
     summary["train_seconds"] = seconds_;
     summary["seconds_per_step"] = step_ > 0 ? seconds_ / step_ : 0.0;
     summary["skipped_steps"] = skipped_;
-    summary["final_train_ess"] = ess;
-    summary["final_train_free_energy_q"] = free_energy_q;
-    summary["final_loss"] = loss_value;
-    summary["final_grad_norm"] = grad_norm;
+    summary["final_train_ess"] = last_.ess;
+    summary["final_train_free_energy_q"] = last_.free_energy_q;
+    summary["final_loss"] = last_.loss;
+    summary["final_grad_norm"] = last_.grad_norm;
     return healthy;
   }
 
@@ -388,6 +403,11 @@ class Training {
   int64_t step_ = 0;
   int64_t skipped_ = 0;
   double seconds_ = 0;
+  /// The figures of the last step read on the host, kept in the
+  /// checkpoint so that a resumed run with no step left reports them.
+  struct {
+    double ess = 0, free_energy_q = 0, loss = 0, grad_norm = 0;
+  } last_;
 };
 
 }  // namespace
@@ -465,6 +485,13 @@ RunResult run_experiment(const RunOptions& options, Registry& registry) {
   Components c = build_components(exp, registry);
   Training training(exp, c, dir);
   const bool restored = resuming && training.load();
+  if (training.step() > exp.train.get_int("steps")) {
+    throw InputError(fmt::format(
+        "--resume {}: train.steps = {} is below the {} steps already "
+        "trained; expected at least {}",
+        dir.string(), exp.train.get_int("steps"), training.step(),
+        training.step()));
+  }
   if (resuming) {
     prepare_resume(dir, training.step());
   } else {

@@ -31,6 +31,8 @@ class FlowOptimizer {
 
   /// Whether the weights are trained through float32 master copies.
   bool has_masters() const { return !masters_.empty(); }
+  /// Whether every master copy is finite (true when there are none).
+  bool finite() const;
 
   /// Writes Adam's state under "optimizer" and the master copies, if any,
   /// under "masters"; load reads them back (masters are taken from the

@@ -26,6 +26,15 @@ struct SweepPoint {
 std::vector<SweepPoint> expand_sweep(const std::string& text,
                                      const std::filesystem::path& file);
 
+/// Applies command-line overrides to a sweep: an override of a swept key
+/// keeps the points with that value or, for a value not in the list,
+/// replaces the swept one everywhere (points that become equal are
+/// merged). Other overrides leave the points alone. Returns the points
+/// to run; none when `points` is empty (no sweep).
+std::vector<SweepPoint> select_sweep_points(
+    std::vector<SweepPoint> points, const std::vector<std::string>& overrides,
+    const std::filesystem::path& file);
+
 /// Runs every point of a sweep as a child `latflow run` process, `jobs` at
 /// a time, one run directory each under the sweep directory. Finished runs
 /// are skipped and interrupted ones resumed when the sweep is run again

@@ -71,6 +71,9 @@ def main():
     write("shape_huge.npy", header("<f8", (10 ** 9, 4, 4)) + values(48, "<d"))
     write("shape_int64_max.npy",
           header("<f8", (2 ** 63 - 1,)) + values(1, "<d"))
+    # Control characters in the header are escaped in the one-line error.
+    write("descr_control.npy",
+          header("<f\n8\x1b[31m", (3, 4, 4)) + values(48, "<d"))
     # No data at all, yet the other extents overflow the strides.
     write("shape_zero_overflow.npy",
           header("<f4", (0, 4, 10 ** 9, 79999, 4, 10 ** 9, 4, 4)))
