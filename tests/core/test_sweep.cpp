@@ -178,3 +178,38 @@ TEST_CASE("json parsing reads back what latflow writes") {
   CHECK_THROWS_WITH(Json::parse("[1, 2", "f.json"),
                     "f.json: invalid JSON at offset 5: expected ',' or ']'");
 }
+
+TEST_CASE("an override of a swept key runs that value's points") {
+  test::TempDir dir;
+  const auto file = dir.write(
+      "sweep.toml",
+      std::string(kBase) +
+          "[sweep]\n\"precision.flow\" = [\"float64\", \"float32\"]\n"
+          "\"estimator.type\" = [\"reinforce\", \"reparam\"]\n");
+  const auto out = dir.path() / "study";
+
+  const auto dry = test::run_latflow(
+      {"run", file.string(), "--dry-run", "precision.flow=float32"});
+  CHECK(dry.status == 0);
+  CHECK(dry.out.find("2 runs\n") != std::string::npos);
+  CHECK(dry.out.find("float64") == std::string::npos);
+
+  const auto other = test::run_latflow(
+      {"run", file.string(), "--out", out.string(), "precision.flow=bfloat16"});
+  CHECK(other.status == 2);
+  CHECK(other.err.find("precision.flow is swept over float64, float32") !=
+        std::string::npos);
+  CHECK(!fs::exists(out));
+
+  const auto run = test::run_latflow({"run", file.string(), "--out",
+                                      out.string(), "precision.flow=float32"});
+  CAPTURE(run.err);
+  REQUIRE(run.status == 0);
+  const auto csv = test::read_text(out / "summary.csv");
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 3);
+  // The swept key is a column once, though the summaries hold it too.
+  const auto header = csv.substr(0, csv.find('\n'));
+  CHECK(header.find("precision.flow") == header.rfind("precision.flow"));
+  CHECK(fs::exists(out / "reinforce-float32"));
+  CHECK(!fs::exists(out / "reinforce-float64"));
+}

@@ -326,6 +326,43 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("a resumed run with no step left keeps its figures") {
+  latflow::test::TempDir temp;
+  const auto file = temp.write("interrupted.toml", kExperiment);
+  const fs::path dir = temp.path() / "run";
+  REQUIRE(run_latflow(with_common({"run", file.string(), "--out",
+                                   dir.string(), "train.steps=10"}))
+              .status == 0);
+  const auto before = read_text(dir / "summary.json");
+  const std::vector<std::string> figures{
+      "final_train_ess", "final_train_free_energy_q", "final_loss",
+      "final_grad_norm"};
+  for (const auto& key : figures) {
+    CAPTURE(key);
+    CHECK(latflow::test::json_number(before, key) != 0);
+  }
+
+  // Nothing left to train: evaluated again, the figures stay.
+  REQUIRE(run_latflow(with_common({"run", "--resume", dir.string()}))
+              .status == 0);
+  const auto again = read_text(dir / "summary.json");
+  for (const auto& key : figures) {
+    CAPTURE(key);
+    CHECK(latflow::test::json_number(again, key) ==
+          latflow::test::json_number(before, key));
+  }
+
+  // Fewer steps than were trained is refused, and nothing changes.
+  const auto config = read_text(dir / "config.toml");
+  const auto fewer = run_latflow(
+      with_common({"run", "--resume", dir.string(), "train.steps=5"}));
+  CHECK(fewer.status == 2);
+  CHECK(fewer.err.find("train.steps = 5 is below the 10 steps already "
+                       "trained") != std::string::npos);
+  CHECK(read_text(dir / "config.toml") == config);
+  CHECK(read_text(dir / "summary.json") == again);
+}
+
 TEST_CASE("resumption is exact: 50 + 50 steps equal 100") {
   // bfloat16 too: the float32 master weights travel in the checkpoint.
   for (const std::string precision : {"float64", "bfloat16"}) {
